@@ -1,0 +1,215 @@
+/* lowrank: CPU SIMD kernels for exact and sub-quadratic attention.
+ *
+ * This C99 header is the library's ABI. Every entry point returns a
+ * lowrank_status_t; on failure, lowrank_last_error() returns a message that
+ * says which argument was wrong and why. The library never aborts, never
+ * prints, never throws across this interface, and on failure never writes to
+ * the output it was given.
+ *
+ * Usage: describe tensors with lowrank_tensor_desc_t, fill lowrank_options_t
+ * (after lowrank_options_init), create a plan once with lowrank_plan_create,
+ * then call lowrank_plan_execute as often as needed, from any number of
+ * threads at once, with new data of the same shapes.
+ */
+#ifndef LOWRANK_LOWRANK_H_
+#define LOWRANK_LOWRANK_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && defined(LOWRANK_SHARED_LIBRARY)
+#if defined(LOWRANK_BUILDING_LIBRARY)
+#define LOWRANK_API __declspec(dllexport)
+#else
+#define LOWRANK_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__)
+#define LOWRANK_API __attribute__((visibility("default")))
+#else
+#define LOWRANK_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Version of the library, also available at run time. */
+#define LOWRANK_VERSION_MAJOR 0
+#define LOWRANK_VERSION_MINOR 1
+#define LOWRANK_VERSION_PATCH 0
+
+/** Result of every entry point. LOWRANK_OK is 0; everything else is an error
+ *  and lowrank_last_error() says what was wrong. */
+typedef enum lowrank_status {
+  LOWRANK_OK = 0,
+  /** A null pointer, a bad shape or stride, a size that overflows, an
+   *  option out of range. */
+  LOWRANK_INVALID_ARGUMENT = 1,
+  /** A valid request this build or method does not support (for example
+   *  causal masking for a method that cannot be causal). */
+  LOWRANK_UNSUPPORTED = 2,
+  /** The requested instruction set was not compiled in, or this CPU lacks
+   *  it. */
+  LOWRANK_UNSUPPORTED_ISA = 3,
+  /** A workspace or plan could not be allocated. */
+  LOWRANK_OUT_OF_MEMORY = 4,
+  /** A file could not be read or written, or is malformed. */
+  LOWRANK_IO_ERROR = 5,
+  /** A bug in the library; please report it with the message. */
+  LOWRANK_INTERNAL_ERROR = 6
+} lowrank_status_t;
+
+/** Short constant name of a status ("LOWRANK_INVALID_ARGUMENT"). */
+LOWRANK_API const char* lowrank_status_name(lowrank_status_t status);
+
+/** Message describing the last error returned on the calling thread. Valid
+ *  until the next lowrank call on this thread. Empty string if none. */
+LOWRANK_API const char* lowrank_last_error(void);
+
+/** Version string "MAJOR.MINOR.PATCH". */
+LOWRANK_API const char* lowrank_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Instruction sets.                                                         */
+/* ------------------------------------------------------------------------ */
+
+/** Instruction-set targets. Each kernel is compiled for every target of the
+ *  architecture; the best one the CPU supports runs unless one is forced.
+ *  Values are bits, so a set of targets is their OR. */
+typedef enum lowrank_isa {
+  LOWRANK_ISA_AUTO = 0, /**< not a target: "choose the best" */
+  LOWRANK_ISA_SCALAR = 1u << 0,
+  LOWRANK_ISA_EMU128 = 1u << 1,
+  LOWRANK_ISA_SSSE3 = 1u << 2,
+  LOWRANK_ISA_SSE4 = 1u << 3,
+  LOWRANK_ISA_AVX2 = 1u << 4,
+  LOWRANK_ISA_AVX3 = 1u << 5, /**< AVX-512 F/BW/DQ/VL */
+  LOWRANK_ISA_AVX3_DL = 1u << 6,
+  LOWRANK_ISA_NEON = 1u << 7,
+  LOWRANK_ISA_SVE = 1u << 8,
+  LOWRANK_ISA_SVE2 = 1u << 9,
+  LOWRANK_ISA_SVE_256 = 1u << 10,
+  LOWRANK_ISA_SVE2_128 = 1u << 11
+} lowrank_isa_t;
+
+/** Targets compiled into this build (OR of lowrank_isa_t bits). */
+LOWRANK_API uint32_t lowrank_isa_compiled(void);
+/** Compiled targets that this CPU can run. */
+LOWRANK_API uint32_t lowrank_isa_supported(void);
+/** The target that kernels use now (forced, or the best supported). */
+LOWRANK_API lowrank_isa_t lowrank_isa_active(void);
+/** Name of one target ("AVX2"), or "unknown". */
+LOWRANK_API const char* lowrank_isa_name(lowrank_isa_t isa);
+/** Parses a target name, case-insensitive ("avx2", "AVX3", "auto"). */
+LOWRANK_API lowrank_status_t lowrank_isa_from_name(const char* name,
+                                                  lowrank_isa_t* isa);
+/** Forces one target for the whole process (LOWRANK_ISA_AUTO restores the
+ *  default). Fails with LOWRANK_UNSUPPORTED_ISA, changing nothing, if the
+ *  target was not compiled or the CPU lacks it. Not to be called while
+ *  another thread executes a plan. The environment variable LOWRANK_ISA
+ *  (read once, at the first lowrank call) does the same; an invalid value
+ *  makes lowrank_plan_create fail with LOWRANK_UNSUPPORTED_ISA. */
+LOWRANK_API lowrank_status_t lowrank_isa_force(lowrank_isa_t isa);
+
+/** Number of hardware threads available to this process. */
+LOWRANK_API int lowrank_hardware_threads(void);
+
+/* ------------------------------------------------------------------------ */
+/* Tensors.                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** A view of a float32 tensor of logical shape [batch, heads, seq, dim].
+ *  Extents are >= 1. Strides are in elements (not bytes) and >= 0. Input
+ *  views may alias themselves (a stride of 0 broadcasts); an output view
+ *  must not: ordered by stride, each axis of extent > 1 must step over the
+ *  whole span of the smaller ones. So [B,H,N,D] (strides H*N*D, N*D, D, 1)
+ *  and [B,N,H,D] (strides N*H*D, D, H*D, 1) are both described without
+ *  copies. Data pointers are passed at execute time and need only float
+ *  alignment. */
+typedef struct lowrank_tensor_desc {
+  int64_t batch, heads, seq, dim;
+  int64_t stride_batch, stride_head, stride_seq, stride_dim;
+} lowrank_tensor_desc_t;
+
+/** Fills a densely packed [batch, heads, seq, dim] descriptor. */
+LOWRANK_API lowrank_status_t lowrank_tensor_desc_init_bhsd(
+    lowrank_tensor_desc_t* desc, int64_t batch, int64_t heads, int64_t seq,
+    int64_t dim);
+/** Fills a densely packed [batch, seq, heads, dim] descriptor (the layout of
+ *  a fused QKV projection output). */
+LOWRANK_API lowrank_status_t lowrank_tensor_desc_init_bshd(
+    lowrank_tensor_desc_t* desc, int64_t batch, int64_t seq, int64_t heads,
+    int64_t dim);
+
+/* ------------------------------------------------------------------------ */
+/* Plans.                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** Attention methods. */
+typedef enum lowrank_method {
+  /** O = softmax(scale * Q K^T + mask) V, exact, blocked online softmax. */
+  LOWRANK_METHOD_EXACT = 0
+} lowrank_method_t;
+
+/** Options for a plan. Always call lowrank_options_init first: it sets
+ *  struct_size (so that later versions can add fields) and the defaults. */
+typedef struct lowrank_options {
+  uint32_t struct_size; /**< set by lowrank_options_init */
+  lowrank_method_t method;
+  /** Logit scale; 0 selects the default 1/sqrt(dim of Q). Must be finite. */
+  float scale;
+  /** Causal mask: query i sees key j only if j <= i + kv_len - q_len, with
+   *  q_len and kv_len the seq extents of the Q and K descriptors. */
+  int32_t causal;
+  /** Threads for execute; 0 = lowrank_hardware_threads(). */
+  int32_t num_threads;
+} lowrank_options_t;
+
+/** Sets the defaults: method exact, scale 0 (1/sqrt(d)), not causal,
+ *  num_threads 0 (all). */
+LOWRANK_API lowrank_status_t lowrank_options_init(lowrank_options_t* options);
+
+typedef struct lowrank_plan* lowrank_plan_t;
+
+/** Validates the method, shapes and options and prepares everything that
+ *  does not depend on data. q: [B, Hq, Nq, Dqk]; k: [B, Hkv, Nkv, Dqk];
+ *  v: [B, Hkv, Nkv, Dv]; out: [B, Hq, Nq, Dv]. Hq must be a multiple of Hkv;
+ *  query head h reads key/value head h * Hkv / Hq (grouped-query and
+ *  multi-query attention). Sizes from 1 up to 2^31 - 1 per axis; dims up to
+ *  LOWRANK_MAX_HEAD_DIM. On success *plan owns resources until
+ *  lowrank_plan_destroy. */
+#define LOWRANK_MAX_HEAD_DIM 1024
+LOWRANK_API lowrank_status_t lowrank_plan_create(
+    const lowrank_options_t* options, const lowrank_tensor_desc_t* q,
+    const lowrank_tensor_desc_t* k, const lowrank_tensor_desc_t* v,
+    const lowrank_tensor_desc_t* out, lowrank_plan_t* plan);
+
+/** Computes out from q, k, v as described by the plan. key_lengths is either
+ *  NULL (every key valid) or an array of B values in [0, Nkv]: keys
+ *  j >= key_lengths[b] of batch b are masked (padding). A query row with no
+ *  visible key gets output 0. out must not overlap the inputs. Thread-safe:
+ *  one plan may be executed from several threads at once. */
+LOWRANK_API lowrank_status_t lowrank_plan_execute(lowrank_plan_t plan,
+                                                 const float* q,
+                                                 const float* k,
+                                                 const float* v,
+                                                 const int32_t* key_lengths,
+                                                 float* out);
+
+/** Bytes of extra memory one execute allocates (independent of data). */
+LOWRANK_API lowrank_status_t lowrank_plan_workspace_bytes(lowrank_plan_t plan,
+                                                         size_t* bytes);
+
+/** Number of floating-point operations one execute performs by the method's
+ *  nominal count (exact: 2*Nq*Nkv*(Dqk+Dv) per query head, unmasked). */
+LOWRANK_API lowrank_status_t lowrank_plan_flops(lowrank_plan_t plan,
+                                               double* flops);
+
+/** Releases a plan. NULL is allowed and ignored. */
+LOWRANK_API void lowrank_plan_destroy(lowrank_plan_t plan);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* LOWRANK_LOWRANK_H_ */

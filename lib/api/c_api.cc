@@ -1,0 +1,148 @@
+// The C entry points of include/lowrank/lowrank.h. Every function here is a
+// boundary: nothing may throw out of it.
+#include <cstdio>
+
+#include "api/error.h"
+#include "api/plan.h"
+#include "dispatch/isa.h"
+#include "lowrank/lowrank.h"
+#include "runtime/thread_pool.h"
+
+using lowrank::ClearError;
+using lowrank::Fail;
+
+extern "C" {
+
+const char* lowrank_status_name(lowrank_status_t status) {
+  switch (status) {
+    case LOWRANK_OK: return "LOWRANK_OK";
+    case LOWRANK_INVALID_ARGUMENT: return "LOWRANK_INVALID_ARGUMENT";
+    case LOWRANK_UNSUPPORTED: return "LOWRANK_UNSUPPORTED";
+    case LOWRANK_UNSUPPORTED_ISA: return "LOWRANK_UNSUPPORTED_ISA";
+    case LOWRANK_OUT_OF_MEMORY: return "LOWRANK_OUT_OF_MEMORY";
+    case LOWRANK_IO_ERROR: return "LOWRANK_IO_ERROR";
+    case LOWRANK_INTERNAL_ERROR: return "LOWRANK_INTERNAL_ERROR";
+  }
+  return "LOWRANK_UNKNOWN_STATUS";
+}
+
+const char* lowrank_last_error(void) { return lowrank::LastError(); }
+
+const char* lowrank_version(void) {
+#define LOWRANK_STR2(x) #x
+#define LOWRANK_STR(x) LOWRANK_STR2(x)
+  return LOWRANK_STR(LOWRANK_VERSION_MAJOR) "." LOWRANK_STR(
+      LOWRANK_VERSION_MINOR) "." LOWRANK_STR(LOWRANK_VERSION_PATCH);
+}
+
+uint32_t lowrank_isa_compiled(void) { return lowrank::IsaCompiledMask(); }
+uint32_t lowrank_isa_supported(void) { return lowrank::IsaSupportedMask(); }
+lowrank_isa_t lowrank_isa_active(void) { return lowrank::IsaActive(); }
+const char* lowrank_isa_name(lowrank_isa_t isa) { return lowrank::IsaName(isa); }
+lowrank_status_t lowrank_isa_from_name(const char* name, lowrank_isa_t* isa) {
+  return lowrank::IsaFromName(name, isa);
+}
+lowrank_status_t lowrank_isa_force(lowrank_isa_t isa) {
+  return lowrank::IsaForce(isa);
+}
+
+int lowrank_hardware_threads(void) { return lowrank::HardwareThreads(); }
+
+static lowrank_status_t InitDesc(lowrank_tensor_desc_t* d, int64_t batch,
+                                 int64_t heads, int64_t seq, int64_t dim,
+                                 bool bshd) {
+  if (d == nullptr) return Fail(LOWRANK_INVALID_ARGUMENT, "descriptor is null");
+  const int64_t extents[4] = {batch, heads, seq, dim};
+  for (int64_t e : extents) {
+    if (e < 1 || e > INT32_MAX) {
+      return Fail(LOWRANK_INVALID_ARGUMENT,
+                  "extent %lld is out of range [1, 2^31 - 1]",
+                  static_cast<long long>(e));
+    }
+  }
+  // Four extents below 2^31 can overflow 64 bits: check each product.
+  int64_t sd = 1, ss = dim, sh = 0, sb = 0;
+  if (bshd) {
+    if (__builtin_mul_overflow(dim, heads, &ss) || __builtin_mul_overflow(ss, seq, &sb)) {
+      return Fail(LOWRANK_INVALID_ARGUMENT, "tensor size overflows 64 bits");
+    }
+    sh = dim;
+  } else {
+    if (__builtin_mul_overflow(seq, dim, &sh) || __builtin_mul_overflow(sh, heads, &sb)) {
+      return Fail(LOWRANK_INVALID_ARGUMENT, "tensor size overflows 64 bits");
+    }
+  }
+  int64_t total = 0;
+  if (__builtin_mul_overflow(sb, batch, &total)) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "tensor size overflows 64 bits");
+  }
+  *d = lowrank_tensor_desc_t{batch, heads, seq, dim, sb, sh, ss, sd};
+  return ClearError();
+}
+
+lowrank_status_t lowrank_tensor_desc_init_bhsd(lowrank_tensor_desc_t* desc,
+                                               int64_t batch, int64_t heads,
+                                               int64_t seq, int64_t dim) {
+  return InitDesc(desc, batch, heads, seq, dim, /*bshd=*/false);
+}
+
+lowrank_status_t lowrank_tensor_desc_init_bshd(lowrank_tensor_desc_t* desc,
+                                               int64_t batch, int64_t seq,
+                                               int64_t heads, int64_t dim) {
+  return InitDesc(desc, batch, heads, seq, dim, /*bshd=*/true);
+}
+
+lowrank_status_t lowrank_options_init(lowrank_options_t* options) {
+  if (options == nullptr) return Fail(LOWRANK_INVALID_ARGUMENT, "options is null");
+  *options = lowrank_options_t{};
+  options->struct_size = sizeof(lowrank_options_t);
+  options->method = LOWRANK_METHOD_EXACT;
+  options->scale = 0.0f;
+  options->causal = 0;
+  options->num_threads = 0;
+  return ClearError();
+}
+
+lowrank_status_t lowrank_plan_create(const lowrank_options_t* options,
+                                     const lowrank_tensor_desc_t* q,
+                                     const lowrank_tensor_desc_t* k,
+                                     const lowrank_tensor_desc_t* v,
+                                     const lowrank_tensor_desc_t* out,
+                                     lowrank_plan_t* plan) {
+  try {
+    return lowrank::CreatePlan(options, q, k, v, out, plan);
+  } catch (...) {
+    return Fail(LOWRANK_INTERNAL_ERROR, "unexpected exception in plan creation");
+  }
+}
+
+lowrank_status_t lowrank_plan_execute(lowrank_plan_t plan, const float* q,
+                                      const float* k, const float* v,
+                                      const int32_t* key_lengths, float* out) {
+  if (plan == nullptr) return Fail(LOWRANK_INVALID_ARGUMENT, "plan is null");
+  try {
+    return lowrank::ExecutePlan(*plan, q, k, v, key_lengths, out);
+  } catch (...) {
+    return Fail(LOWRANK_INTERNAL_ERROR, "unexpected exception in execute");
+  }
+}
+
+lowrank_status_t lowrank_plan_workspace_bytes(lowrank_plan_t plan, size_t* bytes) {
+  if (plan == nullptr || bytes == nullptr) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "plan and bytes must not be null");
+  }
+  *bytes = plan->workspace_bytes;
+  return ClearError();
+}
+
+lowrank_status_t lowrank_plan_flops(lowrank_plan_t plan, double* flops) {
+  if (plan == nullptr || flops == nullptr) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "plan and flops must not be null");
+  }
+  *flops = plan->flops;
+  return ClearError();
+}
+
+void lowrank_plan_destroy(lowrank_plan_t plan) { delete plan; }
+
+}  // extern "C"

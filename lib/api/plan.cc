@@ -1,0 +1,228 @@
+// Plan creation (validation, blocking, workspace sizing) and execution.
+#include "api/plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+
+#include "api/error.h"
+#include "api/validate.h"
+#include "dispatch/isa.h"
+#include "kernels/exact_attention.h"
+#include "runtime/thread_pool.h"
+
+namespace lowrank {
+namespace {
+
+// Largest thread count a plan accepts; more only adds contention.
+constexpr int32_t kMaxThreads = 1024;
+
+// Exact kernel blocking (see exact_attention-inl.h for the cache budget).
+constexpr size_t kBlockK = 256;
+constexpr size_t kMaxBlockQ = 192;
+constexpr size_t kMinBlockQ = 24;
+constexpr size_t kTileRows = 6;
+
+size_t RoundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+// Picks the query block: kMaxBlockQ rows unless that leaves fewer than
+// 4 chunks per thread (dynamic scheduling needs slack to balance), then
+// smaller blocks down to kMinBlockQ rows, always a multiple of the tile.
+size_t ChooseBlockQ(size_t batch_heads, size_t q_len, size_t threads) {
+  size_t block = std::min(kMaxBlockQ, RoundUp(q_len, kTileRows));
+  const size_t wanted_chunks = 4 * threads;
+  while (block > kMinBlockQ &&
+         batch_heads * ((q_len + block - 1) / block) < wanted_chunks) {
+    block = std::max(kMinBlockQ, RoundUp(block / 2, kTileRows));
+  }
+  return block;
+}
+
+}  // namespace
+
+lowrank_status_t CreatePlan(const lowrank_options_t* options,
+                            const lowrank_tensor_desc_t* q,
+                            const lowrank_tensor_desc_t* k,
+                            const lowrank_tensor_desc_t* v,
+                            const lowrank_tensor_desc_t* out,
+                            lowrank_plan_t* plan_out) {
+  if (plan_out == nullptr) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "plan: output pointer is null");
+  }
+  *plan_out = nullptr;
+  if (const lowrank_status_t st = IsaEnvironmentStatus(); st != LOWRANK_OK) {
+    return st;
+  }
+  if (options == nullptr) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "options: pointer is null");
+  }
+  if (options->struct_size != sizeof(lowrank_options_t)) {
+    return Fail(LOWRANK_INVALID_ARGUMENT,
+                "options: struct_size is %u, expected %u (call "
+                "lowrank_options_init first)",
+                options->struct_size,
+                static_cast<unsigned>(sizeof(lowrank_options_t)));
+  }
+  if (options->method != LOWRANK_METHOD_EXACT) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "options: unknown method %d",
+                static_cast<int>(options->method));
+  }
+  if (!std::isfinite(options->scale)) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "options: scale must be finite");
+  }
+  if (options->causal != 0 && options->causal != 1) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "options: causal must be 0 or 1, got %d",
+                static_cast<int>(options->causal));
+  }
+  if (options->num_threads < 0 || options->num_threads > kMaxThreads) {
+    return Fail(LOWRANK_INVALID_ARGUMENT,
+                "options: num_threads = %d is out of range [0, %d]",
+                static_cast<int>(options->num_threads), kMaxThreads);
+  }
+
+  lowrank_plan p{};
+  p.method = options->method;
+  if (lowrank_status_t st = CheckDesc("q", q, &p.q_span); st != LOWRANK_OK) return st;
+  if (lowrank_status_t st = CheckDesc("k", k, &p.k_span); st != LOWRANK_OK) return st;
+  if (lowrank_status_t st = CheckDesc("v", v, &p.v_span); st != LOWRANK_OK) return st;
+  if (lowrank_status_t st = CheckDesc("out", out, &p.out_span); st != LOWRANK_OK) {
+    return st;
+  }
+  if (lowrank_status_t st = CheckNoSelfOverlap("out", *out); st != LOWRANK_OK) {
+    return st;
+  }
+  p.q = *q, p.k = *k, p.v = *v, p.out = *out;
+
+  if (k->batch != q->batch || v->batch != q->batch || out->batch != q->batch) {
+    return Fail(LOWRANK_INVALID_ARGUMENT,
+                "batch mismatch: q %lld, k %lld, v %lld, out %lld",
+                static_cast<long long>(q->batch), static_cast<long long>(k->batch),
+                static_cast<long long>(v->batch), static_cast<long long>(out->batch));
+  }
+  if (k->heads != v->heads) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "heads mismatch: k has %lld, v has %lld",
+                static_cast<long long>(k->heads), static_cast<long long>(v->heads));
+  }
+  if (out->heads != q->heads) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "heads mismatch: q has %lld, out has %lld",
+                static_cast<long long>(q->heads), static_cast<long long>(out->heads));
+  }
+  if (q->heads % k->heads != 0) {
+    return Fail(LOWRANK_INVALID_ARGUMENT,
+                "q heads (%lld) must be a multiple of k/v heads (%lld)",
+                static_cast<long long>(q->heads), static_cast<long long>(k->heads));
+  }
+  if (k->seq != v->seq) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "seq mismatch: k has %lld keys, v has %lld",
+                static_cast<long long>(k->seq), static_cast<long long>(v->seq));
+  }
+  if (out->seq != q->seq) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "seq mismatch: q has %lld rows, out has %lld",
+                static_cast<long long>(q->seq), static_cast<long long>(out->seq));
+  }
+  if (k->dim != q->dim) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "dim mismatch: q has %lld, k has %lld",
+                static_cast<long long>(q->dim), static_cast<long long>(k->dim));
+  }
+  if (out->dim != v->dim) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "dim mismatch: v has %lld, out has %lld",
+                static_cast<long long>(v->dim), static_cast<long long>(out->dim));
+  }
+  if (q->dim > LOWRANK_MAX_HEAD_DIM || v->dim > LOWRANK_MAX_HEAD_DIM) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "head dim %lld exceeds the maximum %d",
+                static_cast<long long>(std::max(q->dim, v->dim)),
+                LOWRANK_MAX_HEAD_DIM);
+  }
+
+  p.scale = options->scale != 0.0f
+                ? options->scale
+                : static_cast<float>(1.0 / std::sqrt(static_cast<double>(q->dim)));
+  p.causal = options->causal != 0;
+  const size_t batch_heads = static_cast<size_t>(q->batch) * static_cast<size_t>(q->heads);
+  const size_t q_len = static_cast<size_t>(q->seq);
+  const size_t requested =
+      options->num_threads == 0 ? static_cast<size_t>(HardwareThreads())
+                                : static_cast<size_t>(options->num_threads);
+  p.block_k = kBlockK;
+  p.block_q = ChooseBlockQ(batch_heads, q_len, requested);
+  const size_t chunks = batch_heads * ((q_len + p.block_q - 1) / p.block_q);
+  p.num_threads = std::max<size_t>(1, std::min(requested, chunks));
+  p.workspace_floats = ExactAttentionWorkspaceFloats(
+      p.block_q, p.block_k, static_cast<size_t>(q->dim), static_cast<size_t>(v->dim));
+  size_t bytes = 0;
+  if (MulOverflows(p.workspace_floats * sizeof(float), p.num_threads, &bytes)) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "workspace size overflows");
+  }
+  p.workspace_bytes = bytes + kWorkspaceAlign;
+  p.flops = 2.0 * static_cast<double>(batch_heads) * static_cast<double>(q->seq) *
+            static_cast<double>(k->seq) * static_cast<double>(q->dim + v->dim);
+
+  lowrank_plan* created = new (std::nothrow) lowrank_plan(p);
+  if (created == nullptr) {
+    return Fail(LOWRANK_OUT_OF_MEMORY, "plan: allocation failed");
+  }
+  *plan_out = created;
+  return ClearError();
+}
+
+lowrank_status_t ExecutePlan(const lowrank_plan& p, const float* q,
+                             const float* k, const float* v,
+                             const int32_t* key_lengths, float* out) {
+  if (q == nullptr) return Fail(LOWRANK_INVALID_ARGUMENT, "q: data pointer is null");
+  if (k == nullptr) return Fail(LOWRANK_INVALID_ARGUMENT, "k: data pointer is null");
+  if (v == nullptr) return Fail(LOWRANK_INVALID_ARGUMENT, "v: data pointer is null");
+  if (out == nullptr) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "out: data pointer is null");
+  }
+  if (RangesOverlap(out, p.out_span, q, p.q_span) ||
+      RangesOverlap(out, p.out_span, k, p.k_span) ||
+      RangesOverlap(out, p.out_span, v, p.v_span)) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "out: memory overlaps an input");
+  }
+  if (key_lengths != nullptr) {
+    for (int64_t b = 0; b < p.q.batch; ++b) {
+      if (key_lengths[b] < 0 || key_lengths[b] > p.k.seq) {
+        return Fail(LOWRANK_INVALID_ARGUMENT,
+                    "key_lengths[%lld] = %d is out of range [0, %lld]",
+                    static_cast<long long>(b), static_cast<int>(key_lengths[b]),
+                    static_cast<long long>(p.k.seq));
+      }
+    }
+  }
+
+  void* raw = nullptr;
+  if (posix_memalign(&raw, kWorkspaceAlign, p.workspace_bytes) != 0) {
+    return Fail(LOWRANK_OUT_OF_MEMORY, "workspace: cannot allocate %zu bytes",
+                p.workspace_bytes);
+  }
+  ExactAttentionArgs a;
+  a.batch = static_cast<size_t>(p.q.batch);
+  a.q_heads = static_cast<size_t>(p.q.heads);
+  a.kv_heads = static_cast<size_t>(p.k.heads);
+  a.q_len = static_cast<size_t>(p.q.seq);
+  a.kv_len = static_cast<size_t>(p.k.seq);
+  a.d_qk = static_cast<size_t>(p.q.dim);
+  a.d_v = static_cast<size_t>(p.v.dim);
+  a.q = q, a.k = k, a.v = v, a.out = out;
+  auto strides = [](const lowrank_tensor_desc_t& t) {
+    return Strides4{t.stride_batch, t.stride_head, t.stride_seq, t.stride_dim};
+  };
+  a.q_strides = strides(p.q);
+  a.k_strides = strides(p.k);
+  a.v_strides = strides(p.v);
+  a.out_strides = strides(p.out);
+  a.key_lengths = key_lengths;
+  a.scale = p.scale;
+  a.causal = p.causal;
+  a.num_threads = p.num_threads;
+  a.block_q = p.block_q;
+  a.block_k = p.block_k;
+  a.workspace = static_cast<float*>(raw);
+  a.workspace_floats = p.workspace_floats;
+  ExactAttention(a);
+  std::free(raw);
+  return ClearError();
+}
+
+}  // namespace lowrank

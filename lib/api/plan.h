@@ -1,0 +1,42 @@
+// The plan object behind lowrank_plan_t: validated shapes, resolved options,
+// block sizes and workspace size. Immutable after creation, so one plan can
+// be executed from several threads at once.
+#ifndef LOWRANK_LIB_API_PLAN_H_
+#define LOWRANK_LIB_API_PLAN_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "lowrank/lowrank.h"
+
+struct lowrank_plan {
+  lowrank_method_t method;
+  lowrank_tensor_desc_t q, k, v, out;
+  int64_t q_span, k_span, v_span, out_span;  // floats covered by each view
+  float scale;                               // resolved
+  bool causal;
+  size_t num_threads;       // resolved, >= 1, at most the chunk count
+  size_t block_q, block_k;  // exact kernel blocking
+  size_t workspace_floats;  // per thread
+  size_t workspace_bytes;   // whole execute, including alignment slack
+  double flops;
+};
+
+namespace lowrank {
+
+// Creates a validated plan; see lowrank_plan_create.
+lowrank_status_t CreatePlan(const lowrank_options_t* options,
+                            const lowrank_tensor_desc_t* q,
+                            const lowrank_tensor_desc_t* k,
+                            const lowrank_tensor_desc_t* v,
+                            const lowrank_tensor_desc_t* out,
+                            lowrank_plan_t* plan);
+
+// Validates the data pointers and runs the plan; see lowrank_plan_execute.
+lowrank_status_t ExecutePlan(const lowrank_plan& plan, const float* q,
+                             const float* k, const float* v,
+                             const int32_t* key_lengths, float* out);
+
+}  // namespace lowrank
+
+#endif  // LOWRANK_LIB_API_PLAN_H_

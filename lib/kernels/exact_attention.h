@@ -1,0 +1,85 @@
+// Exact softmax attention kernel: O = softmax(scale * Q K^T + mask) V, as a
+// blocked online softmax (flash style). Extra memory: one workspace of
+// ExactAttentionWorkspaceFloats() per thread; never an n x n buffer.
+//
+// The caller (lib/api) has validated every argument; the kernel asserts
+// nothing and never fails.
+#ifndef LOWRANK_LIB_KERNELS_EXACT_ATTENTION_H_
+#define LOWRANK_LIB_KERNELS_EXACT_ATTENTION_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lowrank {
+
+// Element strides of a [batch, heads, seq, dim] view.
+struct Strides4 {
+  int64_t batch, head, seq, dim;
+};
+
+struct ExactAttentionArgs {
+  size_t batch, q_heads, kv_heads;
+  size_t q_len, kv_len, d_qk, d_v;
+  const float* q;
+  const float* k;
+  const float* v;
+  float* out;
+  Strides4 q_strides, k_strides, v_strides, out_strides;
+  const int32_t* key_lengths;  // null: all kv_len keys valid
+  float scale;                 // already resolved (never 0 here)
+  bool causal;
+  size_t num_threads;
+  size_t block_q;  // query rows per work chunk; multiple of 6
+  size_t block_k;  // keys per online-softmax step; multiple of 64
+  float* workspace;            // num_threads * workspace_floats, aligned
+  size_t workspace_floats;     // per thread, from ExactAttentionWorkspaceFloats
+};
+
+// Alignment of the workspace and of each region in it: the widest vector
+// of any target (SVE allows up to 2048 bits).
+constexpr size_t kWorkspaceAlign = 256;
+
+// Offsets (in floats) of the per-thread workspace regions for a target whose
+// packed panels are `nr` columns wide. Every region starts on a
+// kWorkspaceAlign boundary if the workspace does.
+struct ExactLayout {
+  size_t bq_pad, bk_pad, dv_pad;  // block sizes rounded up to the tiles
+  size_t q, k, v, s, o, m, l;     // region offsets
+  size_t total;
+};
+inline ExactLayout MakeExactLayout(size_t nr, size_t block_q, size_t block_k,
+                                   size_t d_qk, size_t d_v) {
+  constexpr size_t kRows = 6;  // kTileRows of gemm_tile-inl.h
+  constexpr size_t kAlignFloats = kWorkspaceAlign / sizeof(float);
+  auto round_up = [](size_t x, size_t m) { return (x + m - 1) / m * m; };
+  ExactLayout l;
+  l.bq_pad = round_up(block_q, kRows);
+  l.bk_pad = round_up(block_k, nr);
+  l.dv_pad = round_up(d_v, nr);
+  size_t at = 0;
+  auto take = [&](size_t floats) {
+    const size_t offset = at;
+    at += round_up(floats, kAlignFloats);
+    return offset;
+  };
+  l.q = take(l.bq_pad * d_qk);
+  l.k = take(l.bk_pad * d_qk);
+  l.v = take(block_k * l.dv_pad);
+  l.s = take(l.bq_pad * l.bk_pad);
+  l.o = take(l.bq_pad * l.dv_pad);
+  l.m = take(l.bq_pad);
+  l.l = take(l.bq_pad);
+  l.total = at;
+  return l;
+}
+
+// Per-thread workspace size, an upper bound over every compiled target.
+size_t ExactAttentionWorkspaceFloats(size_t block_q, size_t block_k,
+                                     size_t d_qk, size_t d_v);
+
+// Runs on the active target.
+void ExactAttention(const ExactAttentionArgs& args);
+
+}  // namespace lowrank
+
+#endif  // LOWRANK_LIB_KERNELS_EXACT_ATTENTION_H_

@@ -1,0 +1,181 @@
+// Per-target register-blocked GEMM micro-kernel (re-included per target).
+//
+//   C[0..kTileRows) x [0..TileCols(d)) (+)= A[rows] x B_panel
+//
+// A is row-major with leading dimension lda (rows are broadcast one element
+// at a time), B is a packed panel of TileCols(d) columns stored k-major
+// (b[k * TileCols + c]) and vector-aligned, C is row-major with ldc.
+//
+// Register blocking. An FMA has 4 cycles of latency and 2 issue ports on the
+// cores we target (Zen 4, Sapphire Rapids, Neoverse), so at least 4 x 2 = 8
+// independent accumulators are needed to keep both ports busy. The tile is
+// kTileRows x kTileVecs vectors of accumulators, plus kTileVecs registers
+// for the B row and 1 for the broadcast A element:
+//   16 vector registers (SSE4, AVX2): 6 x 2 = 12 accumulators + 2 + 1 = 15;
+//   32 vector registers (AVX-512, NEON, SVE): 6 x 4 = 24 + 4 + 1 = 29.
+// Per k step that is kTileVecs loads and 6 broadcasts for 6 * kTileVecs
+// FMAs, i.e. <= 1 load per FMA, within the 2-3 loads per cycle the cores
+// sustain. Six rows also keep the six A row pointers plus the B pointer and
+// loop counter within x86-64's 16 general registers.
+// On AVX-512, 4 vectors are 64 columns: one panel covers head_dim 64.
+#if defined(LOWRANK_LIB_KERNELS_GEMM_TILE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LOWRANK_LIB_KERNELS_GEMM_TILE_INL_H_
+#undef LOWRANK_LIB_KERNELS_GEMM_TILE_INL_H_
+#else
+#define LOWRANK_LIB_KERNELS_GEMM_TILE_INL_H_
+#endif
+
+#include <stddef.h>
+
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lowrank {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+#undef LOWRANK_TILE_VECS
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+#define LOWRANK_TILE_VECS 2
+#elif HWY_ARCH_ARM_A64 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define LOWRANK_TILE_VECS 4
+#else
+#define LOWRANK_TILE_VECS 2
+#endif
+
+constexpr size_t kTileRows = 6;
+constexpr size_t kTileVecs = LOWRANK_TILE_VECS;
+
+// Columns of one packed B panel on this target.
+template <class D>
+HWY_INLINE size_t TileCols(D d) {
+  return kTileVecs * hn::Lanes(d);
+}
+
+// Full tile: all kTileRows rows of A and C exist, b is vector-aligned.
+// Named accumulators instead of arrays: SVE vectors are sizeless types and
+// cannot be array elements.
+template <bool kAccumulate, class D>
+HWY_INLINE void TileKernel(D d, const float* HWY_RESTRICT a, size_t lda,
+                           const float* HWY_RESTRICT b, size_t K,
+                           float* HWY_RESTRICT c, size_t ldc) {
+  const size_t N = hn::Lanes(d);
+  const size_t nr = kTileVecs * N;
+  const float* HWY_RESTRICT a0 = a;
+  const float* HWY_RESTRICT a1 = a + lda;
+  const float* HWY_RESTRICT a2 = a + 2 * lda;
+  const float* HWY_RESTRICT a3 = a + 3 * lda;
+  const float* HWY_RESTRICT a4 = a + 4 * lda;
+  const float* HWY_RESTRICT a5 = a + 5 * lda;
+
+#define LOWRANK_INIT(r, v)                                               \
+  auto c##r##v = kAccumulate ? hn::LoadU(d, c + r * ldc + v * N) : hn::Zero(d);
+#define LOWRANK_FMA(r, v) c##r##v = hn::MulAdd(a##r##k, b##v, c##r##v);
+#define LOWRANK_STORE(r, v) hn::StoreU(c##r##v, d, c + r * ldc + v * N);
+#if LOWRANK_TILE_VECS == 4
+#define LOWRANK_COLS(X, r) X(r, 0) X(r, 1) X(r, 2) X(r, 3)
+#else
+#define LOWRANK_COLS(X, r) X(r, 0) X(r, 1)
+#endif
+#define LOWRANK_ROWS(X) \
+  LOWRANK_COLS(X, 0)    \
+  LOWRANK_COLS(X, 1)    \
+  LOWRANK_COLS(X, 2)    \
+  LOWRANK_COLS(X, 3)    \
+  LOWRANK_COLS(X, 4)    \
+  LOWRANK_COLS(X, 5)
+
+  LOWRANK_ROWS(LOWRANK_INIT)
+  for (size_t k = 0; k < K; ++k) {
+    const float* HWY_RESTRICT bk = b + k * nr;
+    const auto b0 = hn::Load(d, bk);
+    const auto b1 = hn::Load(d, bk + N);
+#if LOWRANK_TILE_VECS == 4
+    const auto b2 = hn::Load(d, bk + 2 * N);
+    const auto b3 = hn::Load(d, bk + 3 * N);
+#endif
+    const auto a0k = hn::Set(d, a0[k]);
+    LOWRANK_COLS(LOWRANK_FMA, 0)
+    const auto a1k = hn::Set(d, a1[k]);
+    LOWRANK_COLS(LOWRANK_FMA, 1)
+    const auto a2k = hn::Set(d, a2[k]);
+    LOWRANK_COLS(LOWRANK_FMA, 2)
+    const auto a3k = hn::Set(d, a3[k]);
+    LOWRANK_COLS(LOWRANK_FMA, 3)
+    const auto a4k = hn::Set(d, a4[k]);
+    LOWRANK_COLS(LOWRANK_FMA, 4)
+    const auto a5k = hn::Set(d, a5[k]);
+    LOWRANK_COLS(LOWRANK_FMA, 5)
+  }
+  LOWRANK_ROWS(LOWRANK_STORE)
+
+#undef LOWRANK_INIT
+#undef LOWRANK_FMA
+#undef LOWRANK_STORE
+#undef LOWRANK_COLS
+#undef LOWRANK_ROWS
+}
+
+// Packs rows [0, n) of a row-major matrix X (n x k, row stride ldx, column
+// stride cs) transposed into panels of nr columns: panel p holds
+// out[p * k * nr + kk * nr + j] = X[p * nr + j][kk]; columns j >= n of the
+// last panel are zero. This is the B operand of X^T products (Q K^T).
+template <class D>
+HWY_INLINE void PackTransposedPanels(D d, const float* HWY_RESTRICT x,
+                                     int64_t ldx, int64_t cs, size_t n,
+                                     size_t k, float* HWY_RESTRICT out) {
+  const size_t nr = TileCols(d);
+  const size_t panels = (n + nr - 1) / nr;
+  for (size_t p = 0; p < panels; ++p) {
+    float* HWY_RESTRICT panel = out + p * k * nr;
+    const size_t j_end = n - p * nr < nr ? n - p * nr : nr;
+    for (size_t j = 0; j < j_end; ++j) {
+      const float* HWY_RESTRICT row = x + static_cast<int64_t>(p * nr + j) * ldx;
+      if (cs == 1) {
+        for (size_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = row[kk];
+      } else {
+        for (size_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = row[kk * cs];
+      }
+    }
+    for (size_t j = j_end; j < nr; ++j) {
+      for (size_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = 0.0f;
+    }
+  }
+}
+
+// Packs a row-major matrix X (k x n, row stride ldx, column stride cs) into
+// panels of nr columns: out[p * k * nr + kk * nr + j] = X[kk][p * nr + j],
+// zero beyond column n. This is the B operand of plain products (P V).
+template <class D>
+HWY_INLINE void PackPanels(D d, const float* HWY_RESTRICT x, int64_t ldx,
+                           int64_t cs, size_t k, size_t n,
+                           float* HWY_RESTRICT out) {
+  const size_t N = hn::Lanes(d);
+  const size_t nr = TileCols(d);
+  const size_t panels = (n + nr - 1) / nr;
+  for (size_t p = 0; p < panels; ++p) {
+    float* HWY_RESTRICT panel = out + p * k * nr;
+    const size_t c0 = p * nr;
+    const size_t cols = n - c0 < nr ? n - c0 : nr;
+    for (size_t kk = 0; kk < k; ++kk) {
+      const float* HWY_RESTRICT row = x + static_cast<int64_t>(kk) * ldx;
+      float* HWY_RESTRICT dst = panel + kk * nr;
+      size_t j = 0;
+      if (cs == 1) {
+        for (; j + N <= cols; j += N) {
+          hn::Store(hn::LoadU(d, row + c0 + j), d, dst + j);
+        }
+        for (; j < cols; ++j) dst[j] = row[c0 + j];
+      } else {
+        for (; j < cols; ++j) dst[j] = row[static_cast<int64_t>(c0 + j) * cs];
+      }
+      for (; j < nr; ++j) dst[j] = 0.0f;
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace lowrank
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard toggle

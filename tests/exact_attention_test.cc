@@ -1,0 +1,294 @@
+// Exact attention against the double-precision reference, on every target.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "lowrank/lowrank.hpp"
+#include "per_isa.h"
+#include "reference.h"
+
+namespace lowrank_test {
+namespace {
+
+enum class Layout { kBHSD, kBSHD, kStrided };
+
+struct Case {
+  int64_t batch = 1, q_heads = 1, kv_heads = 1, q_len = 1, kv_len = 1;
+  int64_t d_qk = 8, d_v = 8;
+  bool causal = false;
+  bool padded = false;  // per-batch key lengths
+  int threads = 1;
+  Layout layout = Layout::kBHSD;
+  float logit_scale = 1.0f;  // inputs ~ U(-a, a) with a = logit_scale
+  std::string Name() const {
+    return "B" + std::to_string(batch) + " Hq" + std::to_string(q_heads) + " Hkv" +
+           std::to_string(kv_heads) + " Nq" + std::to_string(q_len) + " Nkv" +
+           std::to_string(kv_len) + " d" + std::to_string(d_qk) + "/" +
+           std::to_string(d_v) + (causal ? " causal" : "") + (padded ? " padded" : "") +
+           " T" + std::to_string(threads) + " layout" +
+           std::to_string(static_cast<int>(layout));
+  }
+};
+
+// A view plus the buffer behind it. kStrided: [B,N,H,D] order with 3 spare
+// floats between rows, dim stride 2, and the data starting 1 float past an
+// aligned address (misaligned for every vector width).
+struct View {
+  lowrank::TensorDesc desc;
+  std::vector<float> storage;
+  size_t base = 0;
+  float* data() { return storage.data() + base; }
+};
+
+View MakeView(Layout layout, int64_t b, int64_t h, int64_t s, int64_t d,
+              std::mt19937& rng, float amplitude) {
+  View v;
+  switch (layout) {
+    case Layout::kBHSD:
+      v.desc = lowrank::TensorDesc::BHSD(b, h, s, d);
+      break;
+    case Layout::kBSHD:
+      v.desc = lowrank::TensorDesc::BSHD(b, s, h, d);
+      break;
+    case Layout::kStrided: {
+      v.desc.batch = b, v.desc.heads = h, v.desc.seq = s, v.desc.dim = d;
+      v.desc.stride_dim = 2;
+      v.desc.stride_head = 2 * d + 1;
+      v.desc.stride_seq = h * v.desc.stride_head + 3;
+      v.desc.stride_batch = s * v.desc.stride_seq + 5;
+      v.base = 1;
+      break;
+    }
+  }
+  const int64_t span = (b - 1) * v.desc.stride_batch + (h - 1) * v.desc.stride_head +
+                       (s - 1) * v.desc.stride_seq + (d - 1) * v.desc.stride_dim + 1;
+  v.storage.assign(static_cast<size_t>(span) + v.base + 8,
+                   std::numeric_limits<float>::quiet_NaN());  // gaps are NaN
+  std::uniform_real_distribution<float> dist(-amplitude, amplitude);
+  for (int64_t ib = 0; ib < b; ++ib) {
+    for (int64_t ih = 0; ih < h; ++ih) {
+      for (int64_t is = 0; is < s; ++is) {
+        for (int64_t c = 0; c < d; ++c) v.data()[Offset(v.desc, ib, ih, is, c)] = dist(rng);
+      }
+    }
+  }
+  return v;
+}
+
+void RunCase(const Case& c) {
+  SCOPED_TRACE(c.Name());
+  std::mt19937 rng(1234 + static_cast<unsigned>(c.q_len * 31 + c.kv_len * 7 + c.d_qk));
+  View q = MakeView(c.layout, c.batch, c.q_heads, c.q_len, c.d_qk, rng, c.logit_scale);
+  View k = MakeView(c.layout, c.batch, c.kv_heads, c.kv_len, c.d_qk, rng, c.logit_scale);
+  View v = MakeView(c.layout, c.batch, c.kv_heads, c.kv_len, c.d_v, rng, 1.0f);
+  View o = MakeView(c.layout, c.batch, c.q_heads, c.q_len, c.d_v, rng, 1.0f);
+  // Sentinel everywhere in the output buffer, so gaps can be checked.
+  std::fill(o.storage.begin(), o.storage.end(), 12345.0f);
+
+  std::vector<int32_t> lengths;
+  if (c.padded) {
+    for (int64_t b = 0; b < c.batch; ++b) {
+      // Cycle through 0 keys, all keys, and partial lengths.
+      const int64_t choices[4] = {c.kv_len, 0, (c.kv_len + 1) / 2, std::max<int64_t>(1, c.kv_len - 3)};
+      lengths.push_back(static_cast<int32_t>(choices[b % 4]));
+    }
+  }
+
+  lowrank::Options opt;
+  opt.causal = c.causal ? 1 : 0;
+  opt.num_threads = c.threads;
+  lowrank::Plan plan;
+  ASSERT_TRUE(plan.Create(opt, q.desc, k.desc, v.desc, o.desc).ok());
+  const lowrank::Status st = plan.Execute(q.data(), k.data(), v.data(),
+                                          c.padded ? lengths.data() : nullptr, o.data());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+
+  AttentionProblem p{q.desc, k.desc, v.desc, o.desc, q.data(), k.data(), v.data(),
+                     c.padded ? lengths.data() : nullptr,
+                     1.0 / std::sqrt(static_cast<double>(c.d_qk)), c.causal};
+  double max_abs_dot = 0.0;
+  const std::vector<double> ref = ReferenceAttention(p, &max_abs_dot);
+
+  // Error bound, with u = 2^-24 (float unit roundoff), n = Nkv, |v| <= 1:
+  //  - each logit is a d-term float dot product (then scaled by
+  //    scale * log2 e): |ds| <= (d + 2) u scale max_j sum_c |q_c k_c|;
+  //    a softmax weight depends on two logits, the max and its own, and
+  //    on the row sum, so its relative error is <= 2 |ds| + (sum error);
+  //  - the fast exp: <= 4e-7 relative per weight (fast_exp_test.cc);
+  //  - the row sum and the P V accumulation are float sums of n terms:
+  //    <= n u relative each (worst case, sequential order).
+  // With sum_j p_j = 1 and |v| <= 1 the output error is at most the sum of
+  // those relative errors.
+  const double u = std::ldexp(1.0, -24);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(c.d_qk));
+  const double logit_err = (static_cast<double>(c.d_qk) + 2) * u * scale * max_abs_dot;
+  const double tol = 2 * logit_err + 4e-7 + 2 * static_cast<double>(c.kv_len + 1) * u;
+
+  double worst = 0.0;
+  int64_t worst_at = -1;
+  for (int64_t b = 0; b < c.batch; ++b) {
+    for (int64_t h = 0; h < c.q_heads; ++h) {
+      for (int64_t i = 0; i < c.q_len; ++i) {
+        for (int64_t col = 0; col < c.d_v; ++col) {
+          const double want = ref[static_cast<size_t>(((b * c.q_heads + h) * c.q_len + i) * c.d_v + col)];
+          const double got = o.data()[Offset(o.desc, b, h, i, col)];
+          const double err = std::fabs(got - want);
+          if (!(err <= worst) || std::isnan(got)) {
+            worst = std::isnan(got) ? INFINITY : err;
+            worst_at = ((b * c.q_heads + h) * c.q_len + i) * c.d_v + col;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_LE(worst, tol) << "worst element (flat index " << worst_at << ")";
+
+  // Nothing outside the view was written.
+  std::vector<char> inside(o.storage.size(), 0);
+  for (int64_t b = 0; b < c.batch; ++b) {
+    for (int64_t h = 0; h < c.q_heads; ++h) {
+      for (int64_t i = 0; i < c.q_len; ++i) {
+        for (int64_t col = 0; col < c.d_v; ++col) {
+          inside[static_cast<size_t>(Offset(o.desc, b, h, i, col)) + o.base] = 1;
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < o.storage.size(); ++i) {
+    if (!inside[i]) {
+      ASSERT_EQ(o.storage[i], 12345.0f) << "wrote outside the output at " << i;
+    }
+  }
+}
+
+class ExactAttentionTest : public PerIsaTest {};
+
+// Sequence lengths around every tile: 1, 7, 33, 257, 1000, the 6-row
+// register tile (6, 12), the query block (192, 193) and the key block (256,
+// 512), each against head dim 64.
+TEST_P(ExactAttentionTest, SequenceLengths) {
+  const int64_t lens[] = {1, 6, 7, 12, 33, 192, 193, 256, 257, 512, 1000};
+  for (int64_t n : lens) {
+    Case c;
+    c.q_len = c.kv_len = n;
+    c.d_qk = c.d_v = 64;
+    RunCase(c);
+  }
+  // Independent q_len and kv_len.
+  for (auto [nq, nk] : {std::pair<int64_t, int64_t>{1, 1000}, {257, 33}, {33, 257}, {200, 511}}) {
+    Case c;
+    c.q_len = nq, c.kv_len = nk;
+    c.d_qk = c.d_v = 64;
+    RunCase(c);
+  }
+}
+
+TEST_P(ExactAttentionTest, HeadDims) {
+  const int64_t dims[] = {1, 3, 8, 64, 80, 128, 256};
+  for (int64_t d : dims) {
+    Case c;
+    c.q_len = 70, c.kv_len = 300;
+    c.d_qk = c.d_v = d;
+    RunCase(c);
+  }
+  // d_qk and d_v independent.
+  for (auto [dq, dv] : {std::pair<int64_t, int64_t>{64, 1}, {3, 80}, {256, 17}, {16, 256}}) {
+    Case c;
+    c.q_len = 40, c.kv_len = 270;
+    c.d_qk = dq, c.d_v = dv;
+    RunCase(c);
+  }
+}
+
+TEST_P(ExactAttentionTest, StridedAndMisalignedViews) {
+  for (Layout layout : {Layout::kBSHD, Layout::kStrided}) {
+    Case c;
+    c.batch = 2, c.q_heads = 3, c.kv_heads = 3;
+    c.q_len = 37, c.kv_len = 300;
+    c.d_qk = 24, c.d_v = 40;
+    c.layout = layout;
+    RunCase(c);
+  }
+}
+
+TEST_P(ExactAttentionTest, CausalAndPadded) {
+  for (auto [nq, nk] : {std::pair<int64_t, int64_t>{300, 300}, {7, 300}, {300, 7}, {1, 1}, {257, 513}}) {
+    Case c;
+    c.q_len = nq, c.kv_len = nk;
+    c.d_qk = c.d_v = 32;
+    c.causal = true;
+    RunCase(c);
+    c.padded = true;
+    c.batch = 4;
+    RunCase(c);
+    c.causal = false;
+    RunCase(c);
+  }
+}
+
+TEST_P(ExactAttentionTest, GroupedQueryHeads) {
+  Case c;
+  c.batch = 2, c.q_heads = 8, c.kv_heads = 2;
+  c.q_len = 50, c.kv_len = 260;
+  c.d_qk = c.d_v = 16;
+  RunCase(c);
+  c.kv_heads = 1;  // multi-query
+  c.causal = true;
+  RunCase(c);
+}
+
+TEST_P(ExactAttentionTest, Threads) {
+  for (int t : {2, 3, 8}) {
+    Case c;
+    c.batch = 2, c.q_heads = 3, c.kv_heads = 3;
+    c.q_len = 400, c.kv_len = 400;
+    c.d_qk = c.d_v = 32;
+    c.causal = (t == 3);
+    c.threads = t;
+    RunCase(c);
+  }
+}
+
+// Large logits (|s| up to ~50) stress the max subtraction and the exp range.
+TEST_P(ExactAttentionTest, LargeLogits) {
+  Case c;
+  c.q_len = 100, c.kv_len = 600;
+  c.d_qk = c.d_v = 16;
+  c.logit_scale = 4.0f;  // |q.k| / sqrt(16) up to 16 * 16 / 4 = 64
+  RunCase(c);
+}
+
+LOWRANK_INSTANTIATE_PER_ISA(ExactAttentionTest);
+
+// Same inputs, different thread counts: the kernel's per-row arithmetic does
+// not depend on the split, so outputs are bitwise identical.
+TEST(ExactAttentionDeterminism, BitwiseAcrossThreadCounts) {
+  std::mt19937 rng(7);
+  const int64_t B = 2, H = 4, N = 333, D = 64;
+  View q = MakeView(Layout::kBHSD, B, H, N, D, rng, 1.0f);
+  View k = MakeView(Layout::kBHSD, B, H, N, D, rng, 1.0f);
+  View v = MakeView(Layout::kBHSD, B, H, N, D, rng, 1.0f);
+  std::vector<float> first;
+  for (int t : {1, 2, 4}) {
+    lowrank::Options opt;
+    opt.num_threads = t;
+    lowrank::Plan plan;
+    ASSERT_TRUE(plan.Create(opt, q.desc, k.desc, v.desc, q.desc).ok());
+    std::vector<float> out(static_cast<size_t>(B * H * N * D));
+    ASSERT_TRUE(plan.Execute(q.data(), k.data(), v.data(), nullptr, out.data()).ok());
+    if (first.empty()) {
+      first = out;
+    } else {
+      ASSERT_EQ(0, std::memcmp(first.data(), out.data(), out.size() * sizeof(float)))
+          << "threads " << t;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lowrank_test
