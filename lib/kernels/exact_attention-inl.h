@@ -2,17 +2,26 @@
 // target). See exact_attention.h for the contract.
 //
 // Work is split into chunks of (batch, query head, block of block_q query
-// rows); each chunk loops over key blocks of block_k keys:
-//   1. pack the query block once, scaled by scale * log2(e), so the softmax
-//      works in base 2 (2^x is cheaper than e^x and the max shift is exact);
-//   2. per key block: pack K transposed and V into panels (gemm_tile-inl.h),
-//      S = Qs K^T on the register-blocked tile kernel, then one fused pass
-//      per row (mask, row max, 2^(s - max), row sum, rescale of the running
-//      output when the max grew), then O_acc += P V on the same tile kernel;
-//   3. write O = O_acc / row sum (0 for a row that saw no key).
-// Block sizes: block_k = 256 keys and block_q = 192 rows keep S (192 KiB),
-// the packed K and V blocks (64 KiB each at d = 64) and O_acc in a 1-2 MiB
-// L2, while each packed K/V element is reused by all block_q rows.
+// rows). A chunk packs its query block once, transposed and scaled by
+// scale * log2(e) (the softmax then works in base 2: 2^x is cheaper than e^x
+// and the max shift stays exact), then loops over blocks of block_k keys:
+//   1. S^T = K Q^T on the register-blocked tile kernel, reading K in place
+//      (its rows are the broadcast operand) and folding each tile's
+//      per-query max into a block max while the scores are in registers;
+//   2. one pass over S^T, vectorized across queries: P^T = 2^(S^T - m_new)
+//      and the per-query sums, with m_new = max(m_old, block max); the
+//      running output is rescaled by 2^(m_old - m_new) where the max grew;
+//   3. O_acc += P V on the same tile kernel, reading P^T column-wise and V
+//      in place.
+// Storing S transposed is what makes this cheap: K and V are never
+// repacked per query block (the packing of K^T per block cost 8% of the
+// time in the first version), the softmax needs no horizontal reductions,
+// and the maximum comes free from the GEMM epilogue.
+// Finally O = O_acc / sum (0 for a row that saw no key).
+//
+// Blocking: block_k = 256 and block_q = 192 keep S^T (192 KiB), the query
+// panels (48 KiB at d = 64) and O_acc in a 1-2 MiB L2 while each key and
+// value row is reused by all block_q queries.
 #if defined(LOWRANK_LIB_KERNELS_EXACT_ATTENTION_INL_H_) == \
     defined(HWY_TARGET_TOGGLE)
 #ifdef LOWRANK_LIB_KERNELS_EXACT_ATTENTION_INL_H_
@@ -38,68 +47,97 @@ namespace lowrank {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// One fused softmax step for a row of scores s[0, kb) (base-2 logits) of
-// which the first `visible` keys count. Updates the running max *m and sum
-// *l, overwrites s with the probabilities (0 for hidden keys) and returns the
-// factor by which the row's running output must be rescaled.
-template <class D>
-HWY_INLINE float OnlineSoftmaxRow(D d, float* HWY_RESTRICT s, size_t kb,
-                                  size_t visible, float* HWY_RESTRICT m,
-                                  float* HWY_RESTRICT l) {
+// Softmax step over one block: st holds S^T (kb rows of `width` floats) for
+// query columns [0, qcols); bm the block max per query (hidden entries
+// excluded). Overwrites st with P^T, updates m and l, writes alpha. If
+// kMasked, query column c sees key row j only if c >= first_visible(j) =
+// j + shift (clamped to [0, qcols]), and hidden entries become 0.
+template <bool kMasked, class D>
+HWY_INLINE void SoftmaxBlock(D d, float* HWY_RESTRICT st, size_t width, size_t kb,
+                             size_t qcols, int64_t shift, const float* HWY_RESTRICT bm,
+                             float* HWY_RESTRICT m, float* HWY_RESTRICT l,
+                             float* HWY_RESTRICT alpha) {
   const size_t N = hn::Lanes(d);
-  if (visible == 0) {
-    std::fill(s, s + kb, 0.0f);
-    return 1.0f;
+  const auto neg_inf = hn::Set(d, -std::numeric_limits<float>::infinity());
+  // Per-query max and rescale factor.
+  for (size_t c = 0; c < qcols; c += N) {
+    const auto m_old = hn::Load(d, m + c);
+    const auto m_new = hn::Max(m_old, hn::Load(d, bm + c));
+    // A query with no visible key yet keeps m = -inf and alpha = 1.
+    const auto none = hn::Eq(m_new, neg_inf);
+    const auto a = Exp2Clamped(d, hn::IfThenZeroElse(none, hn::Sub(m_old, m_new)));
+    hn::Store(m_new, d, m + c);
+    hn::Store(hn::IfThenElse(none, hn::Set(d, 1.0f), a), d, alpha + c);
   }
-  // Row max over the visible keys.
-  size_t i = 0;
-  auto vmax = hn::Set(d, -std::numeric_limits<float>::infinity());
-  for (; i + N <= visible; i += N) vmax = hn::Max(vmax, hn::LoadU(d, s + i));
-  float row_max = hn::GetLane(hn::MaxOfLanes(d, vmax));
-  for (; i < visible; ++i) row_max = std::max(row_max, s[i]);
-  const float m_old = *m;
-  const float m_new = std::max(m_old, row_max);
-  if (m_new == -std::numeric_limits<float>::infinity()) {
-    // Only -inf scores so far (possible with -inf inputs): nothing counts.
-    std::fill(s, s + kb, 0.0f);
-    return 1.0f;
-  }
-  const auto vm = hn::Set(d, m_new);
-  auto vsum = hn::Zero(d);
-  i = 0;
-  for (; i + N <= visible; i += N) {
-    const auto p = Exp2NonPositive(d, hn::Sub(hn::LoadU(d, s + i), vm));
-    vsum = hn::Add(vsum, p);
-    hn::StoreU(p, d, s + i);
-  }
-  float sum = hn::GetLane(hn::SumOfLanes(d, vsum));
-  if (i < visible) {
-    // Tail through a buffer padded with -inf (2^-inf = 0): no partial loads.
-    HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)];
-    for (size_t j = 0; j < N; ++j) {
-      buf[j] = i + j < visible ? s[i + j] : -std::numeric_limits<float>::infinity();
+  // P^T = 2^(S^T - m), column sums; kTileVecs vectors of queries at a time
+  // so that the sums and maxima stay in registers down the key rows.
+  const size_t step = kTileVecs * N;
+  for (size_t c0 = 0; c0 < qcols; c0 += step) {
+    const size_t vecs = std::min(step, qcols - c0) / N;
+    for (size_t v = 0; v < vecs; ++v) {
+      const size_t c = c0 + v * N;
+      const auto mv = hn::Load(d, m + c);
+      auto sum = hn::Zero(d);
+      float* HWY_RESTRICT col = st + c;
+      if (!kMasked) {
+        size_t j = 0;
+        for (; j + 2 <= kb; j += 2) {  // two rows per step: independent chains
+          const auto p0 = Exp2Clamped(d, hn::Sub(hn::Load(d, col + j * width), mv));
+          const auto p1 = Exp2Clamped(d, hn::Sub(hn::Load(d, col + (j + 1) * width), mv));
+          hn::Store(p0, d, col + j * width);
+          hn::Store(p1, d, col + (j + 1) * width);
+          sum = hn::Add(sum, hn::Add(p0, p1));
+        }
+        for (; j < kb; ++j) {
+          const auto p = Exp2Clamped(d, hn::Sub(hn::Load(d, col + j * width), mv));
+          hn::Store(p, d, col + j * width);
+          sum = hn::Add(sum, p);
+        }
+      } else {
+        for (size_t j = 0; j < kb; ++j) {
+          // Columns below first_visible(j) are hidden.
+          const int64_t first = static_cast<int64_t>(j) + shift - static_cast<int64_t>(c);
+          const size_t hidden = first <= 0 ? 0 : std::min<size_t>(N, static_cast<size_t>(first));
+          auto p = Exp2Clamped(d, hn::Sub(hn::Load(d, col + j * width), mv));
+          p = hn::IfThenZeroElse(hn::FirstN(d, hidden), p);
+          hn::Store(p, d, col + j * width);
+          sum = hn::Add(sum, p);
+        }
+      }
+      const auto lv = hn::MulAdd(hn::Load(d, l + c), hn::Load(d, alpha + c), sum);
+      hn::Store(lv, d, l + c);
     }
-    const auto p = Exp2NonPositive(d, hn::Sub(hn::Load(d, buf), vm));
-    sum += hn::GetLane(hn::SumOfLanes(d, p));
-    hn::Store(p, d, buf);
-    for (size_t j = 0; i + j < visible; ++j) s[i + j] = buf[j];
   }
-  std::fill(s + visible, s + kb, 0.0f);
-  // m_old = -inf on the first visible block: alpha = 2^-inf = 0, and the
-  // running output and sum are still 0.
-  const float alpha =
-      m_old == m_new ? 1.0f
-                     : hn::GetLane(Exp2NonPositive(d, hn::Set(d, m_old - m_new)));
-  *l = *l * alpha + sum;
-  *m = m_new;
-  return alpha;
+}
+
+// Block max of S^T over visible entries only (masked blocks; unmasked
+// blocks get theirs from the GEMM epilogue).
+template <class D>
+HWY_INLINE void MaskedBlockMax(D d, const float* HWY_RESTRICT st, size_t width, size_t kb,
+                               size_t qcols, int64_t shift, float* HWY_RESTRICT bm) {
+  const size_t N = hn::Lanes(d);
+  const auto neg_inf = hn::Set(d, -std::numeric_limits<float>::infinity());
+  for (size_t c = 0; c < qcols; c += N) hn::Store(neg_inf, d, bm + c);
+  for (size_t j = 0; j < kb; ++j) {
+    const int64_t first_row = static_cast<int64_t>(j) + shift;
+    if (first_row >= static_cast<int64_t>(qcols)) break;  // later rows: even more hidden
+    const size_t c_begin = first_row <= 0 ? 0 : static_cast<size_t>(first_row) / N * N;
+    for (size_t c = c_begin; c < qcols; c += N) {
+      const int64_t first = first_row - static_cast<int64_t>(c);
+      const size_t hidden = first <= 0 ? 0 : std::min<size_t>(N, static_cast<size_t>(first));
+      const auto s = hn::IfThenElse(hn::FirstN(d, hidden), neg_inf,
+                                    hn::Load(d, st + j * width + c));
+      hn::Store(hn::Max(hn::Load(d, bm + c), s), d, bm + c);
+    }
+  }
 }
 
 // Computes one chunk: batch b, query head h, query rows [i0, i0 + rows).
 template <class D>
-HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a,
-                           const ExactLayout& lay, float* HWY_RESTRICT ws,
-                           size_t b, size_t h, size_t i0, size_t rows) {
+HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& lay,
+                           float* HWY_RESTRICT ws, size_t b, size_t h, size_t i0,
+                           size_t rows) {
+  const size_t N = hn::Lanes(d);
   const size_t nr = TileCols(d);
   const size_t hk = h * a.kv_heads / a.q_heads;
   const float* q = a.q + static_cast<int64_t>(b) * a.q_strides.batch +
@@ -111,21 +149,23 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a,
   float* out = a.out + static_cast<int64_t>(b) * a.out_strides.batch +
                static_cast<int64_t>(h) * a.out_strides.head;
 
-  float* HWY_RESTRICT qs = ws + lay.q;
-  float* HWY_RESTRICT kp = ws + lay.k;
+  float* HWY_RESTRICT qt = ws + lay.qt;
+  float* HWY_RESTRICT st = ws + lay.st;
+  float* HWY_RESTRICT kbuf = ws + lay.k;
   float* HWY_RESTRICT vp = ws + lay.v;
-  float* HWY_RESTRICT s = ws + lay.s;
   float* HWY_RESTRICT oacc = ws + lay.o;
   float* HWY_RESTRICT mrow = ws + lay.m;
   float* HWY_RESTRICT lrow = ws + lay.l;
+  float* HWY_RESTRICT bm = ws + lay.bm;
+  float* HWY_RESTRICT alpha = ws + lay.alpha;
   const size_t dqk = a.d_qk;
-  const size_t rows_pad = (rows + kTileRows - 1) / kTileRows * kTileRows;
+  const size_t width = lay.width;
+  const size_t rows6 = (rows + kTileRows - 1) / kTileRows * kTileRows;
+  const size_t qcols = (rows6 + nr - 1) / nr * nr;  // <= width
 
   // Keys visible to this block: padding and the causal limit of its last row.
-  const size_t kv_valid =
-      a.key_lengths ? static_cast<size_t>(a.key_lengths[b]) : a.kv_len;
-  // Causal: query i sees key j iff j <= i + kv_len - q_len, i.e.
-  // j < i + 1 + offset with offset = kv_len - q_len (may be negative).
+  const size_t kv_valid = a.key_lengths ? static_cast<size_t>(a.key_lengths[b]) : a.kv_len;
+  // Causal: query i sees key j iff j <= i + offset, offset = kv_len - q_len.
   const int64_t offset = static_cast<int64_t>(a.kv_len) - static_cast<int64_t>(a.q_len);
   size_t kv_end = kv_valid;
   if (a.causal) {
@@ -133,85 +173,118 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a,
     kv_end = last <= 0 ? 0 : std::min(kv_valid, static_cast<size_t>(last));
   }
 
-  // 1. Scaled query block; padding rows are zero.
+  // Scaled query block, transposed into panels of nr queries; padding zero.
   const float qscale = a.scale * 1.4426950408889634f;  // log2(e)
-  for (size_t r = 0; r < rows_pad; ++r) {
-    float* HWY_RESTRICT dst = qs + r * dqk;
-    if (r >= rows) {
-      std::fill(dst, dst + dqk, 0.0f);
-      continue;
-    }
-    const float* src = q + static_cast<int64_t>(i0 + r) * a.q_strides.seq;
-    const int64_t cs = a.q_strides.dim;
-    for (size_t c = 0; c < dqk; ++c) dst[c] = src[static_cast<int64_t>(c) * cs] * qscale;
-  }
-  std::fill(oacc, oacc + rows_pad * lay.dv_pad, 0.0f);
-  std::fill(mrow, mrow + rows_pad, -std::numeric_limits<float>::infinity());
-  std::fill(lrow, lrow + rows_pad, 0.0f);
-
-  // 2. Key blocks.
-  for (size_t j0 = 0; j0 < kv_end; j0 += a.block_k) {
-    const size_t kb = std::min(a.block_k, kv_end - j0);
-    const size_t kb_pad = (kb + nr - 1) / nr * nr;
-    PackTransposedPanels(d, k + static_cast<int64_t>(j0) * a.k_strides.seq,
-                         a.k_strides.seq, a.k_strides.dim, kb, dqk, kp);
-    PackPanels(d, v + static_cast<int64_t>(j0) * a.v_strides.seq,
-               a.v_strides.seq, a.v_strides.dim, kb, a.d_v, vp);
-    // S = Qs K^T, ldc = bk_pad.
-    for (size_t p = 0; p < kb_pad; p += nr) {
-      const float* panel = kp + p * dqk;
-      for (size_t r = 0; r < rows_pad; r += kTileRows) {
-        TileKernel<false>(d, qs + r * dqk, dqk, panel, dqk, s + r * lay.bk_pad + p,
-                          lay.bk_pad);
-      }
-    }
-    // Softmax step per row.
-    const bool block_needs_mask =
-        a.causal && static_cast<int64_t>(j0 + kb) > static_cast<int64_t>(i0) + 1 + offset;
-    for (size_t r = 0; r < rows_pad; ++r) {
-      float* srow = s + r * lay.bk_pad;
-      if (r >= rows) {
-        std::fill(srow, srow + kb, 0.0f);
+  for (size_t p = 0; p < qcols; p += nr) {
+    float* HWY_RESTRICT panel = qt + p * dqk;
+    for (size_t r = 0; r < nr; ++r) {
+      if (p + r >= rows) {
+        for (size_t c = 0; c < dqk; ++c) panel[c * nr + r] = 0.0f;
         continue;
       }
-      size_t visible = kb;
-      if (block_needs_mask) {
-        const int64_t lim = static_cast<int64_t>(i0 + r) + 1 + offset -
-                            static_cast<int64_t>(j0);
-        visible = lim <= 0 ? 0 : std::min(kb, static_cast<size_t>(lim));
-      }
-      const float alpha = OnlineSoftmaxRow(d, srow, kb, visible, mrow + r, lrow + r);
-      if (alpha != 1.0f) {
-        float* orow = oacc + r * lay.dv_pad;
-        const auto va = hn::Set(d, alpha);
-        for (size_t c = 0; c < lay.dv_pad; c += hn::Lanes(d)) {
-          hn::Store(hn::Mul(hn::Load(d, orow + c), va), d, orow + c);
-        }
+      const float* src = q + static_cast<int64_t>(i0 + p + r) * a.q_strides.seq;
+      const int64_t cs = a.q_strides.dim;
+      for (size_t c = 0; c < dqk; ++c) {
+        panel[c * nr + r] = src[static_cast<int64_t>(c) * cs] * qscale;
       }
     }
-    // O_acc += P V, one panel of nr output columns at a time.
+  }
+  std::fill(oacc, oacc + rows6 * lay.dv_pad, 0.0f);
+  std::fill(mrow, mrow + qcols, -std::numeric_limits<float>::infinity());
+  std::fill(lrow, lrow + qcols, 0.0f);
+
+  const bool k_in_place = a.k_strides.dim == 1;
+  // V is packed per block into contiguous panels: read in place, its rows
+  // (a multiple of 4 lines apart for d_v = 64) alias in L1 like S^T's.
+  const bool v_in_place = false;
+  const auto neg_inf = hn::Set(d, -std::numeric_limits<float>::infinity());
+
+  for (size_t j0 = 0; j0 < kv_end; j0 += a.block_k) {
+    const size_t kb = std::min(a.block_k, kv_end - j0);
+    const float* kblock = k + static_cast<int64_t>(j0) * a.k_strides.seq;
+    // Key row j of this block is visible to query column c iff
+    // c >= j + shift, shift = j0 - i0 - offset.
+    const int64_t shift = static_cast<int64_t>(j0) - static_cast<int64_t>(i0) - offset;
+    const bool masked = a.causal && static_cast<int64_t>(kb) - 1 + shift > 0;
+
+    // 1. S^T = K Q^T, 6 keys x nr queries per tile, block max folded in.
+    for (size_t c = 0; c < qcols; c += N) hn::Store(neg_inf, d, bm + c);
+    size_t full_strips = kb / kTileRows;
+    const float* a_base = kblock;
+    size_t lda = static_cast<size_t>(a.k_strides.seq);
+    if (!k_in_place) {
+      // Contiguous copy of the block; the tail strip repeats the last key.
+      for (size_t j = 0; j < (kb + kTileRows - 1) / kTileRows * kTileRows; ++j) {
+        const float* src = kblock + static_cast<int64_t>(std::min(j, kb - 1)) * a.k_strides.seq;
+        for (size_t c = 0; c < dqk; ++c) kbuf[j * dqk + c] = src[static_cast<int64_t>(c) * a.k_strides.dim];
+      }
+      a_base = kbuf;
+      lda = dqk;
+      full_strips = (kb + kTileRows - 1) / kTileRows;
+    }
+    for (size_t s = 0; s < full_strips; ++s) {
+      const float* arows = a_base + s * kTileRows * lda;
+      for (size_t p = 0; p < qcols; p += nr) {
+        TileKernel<false, ARead::kRows>(d, arows, lda, qt + p * dqk, nr, dqk,
+                                        st + s * kTileRows * width + p, width, bm + p);
+      }
+    }
+    if (k_in_place && kb % kTileRows != 0) {
+      // Tail strip: copy the last keys, repeating the last one (a duplicate
+      // of a real key cannot raise the block max).
+      const size_t j_first = full_strips * kTileRows;
+      for (size_t r = 0; r < kTileRows; ++r) {
+        const float* src = kblock + static_cast<int64_t>(std::min(j_first + r, kb - 1)) * a.k_strides.seq;
+        std::copy(src, src + dqk, kbuf + r * dqk);
+      }
+      for (size_t p = 0; p < qcols; p += nr) {
+        TileKernel<false, ARead::kRows>(d, kbuf, dqk, qt + p * dqk, nr, dqk,
+                                        st + j_first * width + p, width, bm + p);
+      }
+    }
+
+    // 2. Softmax step.
+    if (masked) {
+      MaskedBlockMax(d, st, width, kb, qcols, shift, bm);
+      SoftmaxBlock<true>(d, st, width, kb, qcols, shift, bm, mrow, lrow, alpha);
+    } else {
+      SoftmaxBlock<false>(d, st, width, kb, qcols, shift, bm, mrow, lrow, alpha);
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      if (alpha[r] == 1.0f) continue;
+      float* HWY_RESTRICT orow = oacc + r * lay.dv_pad;
+      const auto va = hn::Set(d, alpha[r]);
+      for (size_t c = 0; c < lay.dv_pad; c += N) {
+        hn::Store(hn::Mul(hn::Load(d, orow + c), va), d, orow + c);
+      }
+    }
+
+    // 3. O_acc += P V: A = P^T read column-wise, B = V rows.
+    const float* vb = v + static_cast<int64_t>(j0) * a.v_strides.seq;
+    size_t ldb = static_cast<size_t>(a.v_strides.seq);
+    if (!v_in_place) {
+      PackPanels(d, vb, a.v_strides.seq, a.v_strides.dim, kb, a.d_v, vp);
+      ldb = nr;
+    }
     for (size_t p = 0; p < lay.dv_pad; p += nr) {
-      const float* panel = vp + p * kb;
-      for (size_t r = 0; r < rows_pad; r += kTileRows) {
-        TileKernel<true>(d, s + r * lay.bk_pad, lay.bk_pad, panel, kb,
-                         oacc + r * lay.dv_pad + p, lay.dv_pad);
+      const float* bpanel = v_in_place ? vb + p : vp + p * kb;
+      for (size_t r = 0; r < rows6; r += kTileRows) {
+        TileKernel<true, ARead::kColumns>(d, st + r, width, bpanel, ldb, kb,
+                                          oacc + r * lay.dv_pad + p, lay.dv_pad);
       }
     }
   }
 
-  // 3. Normalize and write.
+  // Normalize and write.
   for (size_t r = 0; r < rows; ++r) {
     const float inv = lrow[r] > 0.0f ? 1.0f / lrow[r] : 0.0f;
     const float* orow = oacc + r * lay.dv_pad;
     float* dst = out + static_cast<int64_t>(i0 + r) * a.out_strides.seq;
     const int64_t cs = a.out_strides.dim;
     if (cs == 1) {
-      const size_t N = hn::Lanes(d);
       size_t c = 0;
       const auto vinv = hn::Set(d, inv);
-      for (; c + N <= a.d_v; c += N) {
-        hn::StoreU(hn::Mul(hn::Load(d, orow + c), vinv), d, dst + c);
-      }
+      for (; c + N <= a.d_v; c += N) hn::StoreU(hn::Mul(hn::Load(d, orow + c), vinv), d, dst + c);
       for (; c < a.d_v; ++c) dst[c] = orow[c] * inv;
     } else {
       for (size_t c = 0; c < a.d_v; ++c) dst[static_cast<int64_t>(c) * cs] = orow[c] * inv;
@@ -221,8 +294,7 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a,
 
 HWY_NOINLINE void ExactAttentionImpl(const ExactAttentionArgs& a) {
   const hn::ScalableTag<float> d;
-  const ExactLayout lay =
-      MakeExactLayout(TileCols(d), a.block_q, a.block_k, a.d_qk, a.d_v);
+  const ExactLayout lay = MakeExactLayout(TileCols(d), a.block_q, a.block_k, a.d_qk, a.d_v);
   const size_t q_blocks = (a.q_len + a.block_q - 1) / a.block_q;
   const size_t chunks = a.batch * a.q_heads * q_blocks;
   ParallelFor(chunks, a.num_threads, [&](size_t chunk, size_t slot) {

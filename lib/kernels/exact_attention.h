@@ -8,6 +8,7 @@
 #define LOWRANK_LIB_KERNELS_EXACT_ATTENTION_H_
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 
 namespace lowrank {
@@ -42,9 +43,18 @@ constexpr size_t kWorkspaceAlign = 256;
 // Offsets (in floats) of the per-thread workspace regions for a target whose
 // packed panels are `nr` columns wide. Every region starts on a
 // kWorkspaceAlign boundary if the workspace does.
+//   qt: the scaled query block, transposed into panels of nr queries
+//       (d_qk x nr each); width = block_q rounded up to 6, then to nr;
+//   st: the transposed score tile S^T (keys x queries), block_k rounded up
+//       to 6 rows of `width` floats; holds P^T after the softmax step;
+//   k:  a contiguous copy of key rows (the tail strip, or whole blocks of a
+//       view whose dim stride is not 1);
+//   v:  V packed into panels when it cannot be read in place;
+//   o:  the running output, width rows x dv_pad;
+//   m, l, bm, alpha: per query running max, running sum, block max, rescale.
 struct ExactLayout {
-  size_t bq_pad, bk_pad, dv_pad;  // block sizes rounded up to the tiles
-  size_t q, k, v, s, o, m, l;     // region offsets
+  size_t width, bk6, dv_pad;
+  size_t qt, st, k, v, o, m, l, bm, alpha;
   size_t total;
 };
 inline ExactLayout MakeExactLayout(size_t nr, size_t block_q, size_t block_k,
@@ -53,8 +63,12 @@ inline ExactLayout MakeExactLayout(size_t nr, size_t block_q, size_t block_k,
   constexpr size_t kAlignFloats = kWorkspaceAlign / sizeof(float);
   auto round_up = [](size_t x, size_t m) { return (x + m - 1) / m * m; };
   ExactLayout l;
-  l.bq_pad = round_up(block_q, kRows);
-  l.bk_pad = round_up(block_k, nr);
+  // One extra 64-byte line per row: a row stride of a multiple of 4 lines
+  // (768 bytes for 192 queries) maps the strided column reads of the P V
+  // step onto a quarter of the L1 sets and thrashes them. The pad is a
+  // multiple of the vector length of every target (nr / 4 >= lanes).
+  l.width = round_up(round_up(block_q, kRows), nr) + std::max<size_t>(16, nr / 4);
+  l.bk6 = round_up(block_k, kRows);
   l.dv_pad = round_up(d_v, nr);
   size_t at = 0;
   auto take = [&](size_t floats) {
@@ -62,13 +76,15 @@ inline ExactLayout MakeExactLayout(size_t nr, size_t block_q, size_t block_k,
     at += round_up(floats, kAlignFloats);
     return offset;
   };
-  l.q = take(l.bq_pad * d_qk);
-  l.k = take(l.bk_pad * d_qk);
+  l.qt = take(l.width * d_qk);
+  l.st = take(l.bk6 * l.width);
+  l.k = take(l.bk6 * d_qk);
   l.v = take(block_k * l.dv_pad);
-  l.s = take(l.bq_pad * l.bk_pad);
-  l.o = take(l.bq_pad * l.dv_pad);
-  l.m = take(l.bq_pad);
-  l.l = take(l.bq_pad);
+  l.o = take(l.width * l.dv_pad);
+  l.m = take(l.width);
+  l.l = take(l.width);
+  l.bm = take(l.width);
+  l.alpha = take(l.width);
   l.total = at;
   return l;
 }

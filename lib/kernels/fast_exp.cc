@@ -41,7 +41,7 @@ void HwyExpArrayImpl(const float* in, float* out, size_t n) {
   MapArray(in, out, n, [](auto d, auto v) { return hn::Exp(d, v); });
 }
 
-float SoftmaxExp2RowImpl(const float* in, float* out, size_t n) {
+float SoftmaxExp2RowImpl(const float* in, float* out, size_t n, float* row_max) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   auto vmax = hn::Set(d, -hwy::HighestValue<float>());
@@ -49,6 +49,7 @@ float SoftmaxExp2RowImpl(const float* in, float* out, size_t n) {
   for (; i + N <= n; i += N) vmax = hn::Max(vmax, hn::LoadU(d, in + i));
   float m = hn::GetLane(hn::MaxOfLanes(d, vmax));
   for (; i < n; ++i) m = in[i] > m ? in[i] : m;
+  if (row_max != nullptr) *row_max = m;
   const auto vm = hn::Set(d, m);
   auto vsum = hn::Zero(d);
   i = 0;
@@ -89,8 +90,8 @@ void FastExp2Array(const float* in, float* out, size_t n) {
 void HwyExpArray(const float* in, float* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(HwyExpArrayImpl)(in, out, n);
 }
-float SoftmaxExp2Row(const float* in, float* out, size_t n) {
-  return HWY_DYNAMIC_DISPATCH(SoftmaxExp2RowImpl)(in, out, n);
+float SoftmaxExp2Row(const float* in, float* out, size_t n, float* row_max) {
+  return HWY_DYNAMIC_DISPATCH(SoftmaxExp2RowImpl)(in, out, n, row_max);
 }
 }  // namespace lowrank
 #endif  // HWY_ONCE

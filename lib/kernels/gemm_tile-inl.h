@@ -2,9 +2,9 @@
 //
 //   C[0..kTileRows) x [0..TileCols(d)) (+)= A[rows] x B_panel
 //
-// A is row-major with leading dimension lda (rows are broadcast one element
-// at a time), B is a packed panel of TileCols(d) columns stored k-major
-// (b[k * TileCols + c]) and vector-aligned, C is row-major with ldc.
+// A is read one element at a time and broadcast (ARead below says how it is
+// addressed), B row k is TileCols(d) consecutive floats at b + k * ldb (a
+// packed panel, or a matrix read in place), C is row-major with ldc.
 //
 // Register blocking. An FMA has 4 cycles of latency and 2 issue ports on the
 // cores we target (Zen 4, Sapphire Rapids, Neoverse), so at least 4 x 2 = 8
@@ -52,15 +52,30 @@ HWY_INLINE size_t TileCols(D d) {
   return kTileVecs * hn::Lanes(d);
 }
 
-// Full tile: all kTileRows rows of A and C exist, b is vector-aligned.
+// How the tile kernel reads its A operand (kTileRows rows x K).
+enum class ARead {
+  // Six row pointers a + r * lda, element k at a_r[k]: a row-major matrix
+  // such as the key rows of K (broadcasts from six streams).
+  kRows,
+  // Element (r, k) at a[k * lda + r]: k-major with the six rows adjacent,
+  // the layout of a transposed score tile (one stream, six broadcasts from
+  // one cache line).
+  kColumns,
+};
+
+// Full tile: C[0..kTileRows) x [0..TileCols(d)) (+)= A * B where B row k
+// is b + k * ldb (TileCols(d) floats, any alignment). All kTileRows rows of
+// A exist (callers clamp or pad). If row_max is not null, it also folds the
+// column-wise max of the new C tile into row_max[0..TileCols) (used to get
+// softmax maxima for free while the scores are still in registers).
 // Named accumulators instead of arrays: SVE vectors are sizeless types and
 // cannot be array elements.
-template <bool kAccumulate, class D>
+template <bool kAccumulate, ARead kARead, class D>
 HWY_INLINE void TileKernel(D d, const float* HWY_RESTRICT a, size_t lda,
-                           const float* HWY_RESTRICT b, size_t K,
-                           float* HWY_RESTRICT c, size_t ldc) {
+                           const float* HWY_RESTRICT b, size_t ldb, size_t K,
+                           float* HWY_RESTRICT c, size_t ldc,
+                           float* HWY_RESTRICT row_max = nullptr) {
   const size_t N = hn::Lanes(d);
-  const size_t nr = kTileVecs * N;
   const float* HWY_RESTRICT a0 = a;
   const float* HWY_RESTRICT a1 = a + lda;
   const float* HWY_RESTRICT a2 = a + 2 * lda;
@@ -68,10 +83,11 @@ HWY_INLINE void TileKernel(D d, const float* HWY_RESTRICT a, size_t lda,
   const float* HWY_RESTRICT a4 = a + 4 * lda;
   const float* HWY_RESTRICT a5 = a + 5 * lda;
 
-#define LOWRANK_INIT(r, v)                                               \
+#define LOWRANK_INIT(r, v) \
   auto c##r##v = kAccumulate ? hn::LoadU(d, c + r * ldc + v * N) : hn::Zero(d);
 #define LOWRANK_FMA(r, v) c##r##v = hn::MulAdd(a##r##k, b##v, c##r##v);
 #define LOWRANK_STORE(r, v) hn::StoreU(c##r##v, d, c + r * ldc + v * N);
+#define LOWRANK_MAX(r, v) m##v = hn::Max(m##v, c##r##v);
 #if LOWRANK_TILE_VECS == 4
 #define LOWRANK_COLS(X, r) X(r, 0) X(r, 1) X(r, 2) X(r, 3)
 #else
@@ -84,36 +100,57 @@ HWY_INLINE void TileKernel(D d, const float* HWY_RESTRICT a, size_t lda,
   LOWRANK_COLS(X, 3)    \
   LOWRANK_COLS(X, 4)    \
   LOWRANK_COLS(X, 5)
+#define LOWRANK_BROADCASTS(k)                                       \
+  const auto a0k = hn::Set(d, kARead == ARead::kRows ? a0[k] : ak[0]); \
+  LOWRANK_COLS(LOWRANK_FMA, 0)                                      \
+  const auto a1k = hn::Set(d, kARead == ARead::kRows ? a1[k] : ak[1]); \
+  LOWRANK_COLS(LOWRANK_FMA, 1)                                      \
+  const auto a2k = hn::Set(d, kARead == ARead::kRows ? a2[k] : ak[2]); \
+  LOWRANK_COLS(LOWRANK_FMA, 2)                                      \
+  const auto a3k = hn::Set(d, kARead == ARead::kRows ? a3[k] : ak[3]); \
+  LOWRANK_COLS(LOWRANK_FMA, 3)                                      \
+  const auto a4k = hn::Set(d, kARead == ARead::kRows ? a4[k] : ak[4]); \
+  LOWRANK_COLS(LOWRANK_FMA, 4)                                      \
+  const auto a5k = hn::Set(d, kARead == ARead::kRows ? a5[k] : ak[5]); \
+  LOWRANK_COLS(LOWRANK_FMA, 5)
 
   LOWRANK_ROWS(LOWRANK_INIT)
   for (size_t k = 0; k < K; ++k) {
-    const float* HWY_RESTRICT bk = b + k * nr;
-    const auto b0 = hn::Load(d, bk);
-    const auto b1 = hn::Load(d, bk + N);
+    const float* HWY_RESTRICT bk = b + k * ldb;
+    const float* HWY_RESTRICT ak = a + k * lda;
+    (void)ak;
+    const auto b0 = hn::LoadU(d, bk);
+    const auto b1 = hn::LoadU(d, bk + N);
 #if LOWRANK_TILE_VECS == 4
-    const auto b2 = hn::Load(d, bk + 2 * N);
-    const auto b3 = hn::Load(d, bk + 3 * N);
+    const auto b2 = hn::LoadU(d, bk + 2 * N);
+    const auto b3 = hn::LoadU(d, bk + 3 * N);
 #endif
-    const auto a0k = hn::Set(d, a0[k]);
-    LOWRANK_COLS(LOWRANK_FMA, 0)
-    const auto a1k = hn::Set(d, a1[k]);
-    LOWRANK_COLS(LOWRANK_FMA, 1)
-    const auto a2k = hn::Set(d, a2[k]);
-    LOWRANK_COLS(LOWRANK_FMA, 2)
-    const auto a3k = hn::Set(d, a3[k]);
-    LOWRANK_COLS(LOWRANK_FMA, 3)
-    const auto a4k = hn::Set(d, a4[k]);
-    LOWRANK_COLS(LOWRANK_FMA, 4)
-    const auto a5k = hn::Set(d, a5[k]);
-    LOWRANK_COLS(LOWRANK_FMA, 5)
+    LOWRANK_BROADCASTS(k)
   }
   LOWRANK_ROWS(LOWRANK_STORE)
+  if (row_max != nullptr) {
+    auto m0 = hn::LoadU(d, row_max);
+    auto m1 = hn::LoadU(d, row_max + N);
+#if LOWRANK_TILE_VECS == 4
+    auto m2 = hn::LoadU(d, row_max + 2 * N);
+    auto m3 = hn::LoadU(d, row_max + 3 * N);
+#endif
+    LOWRANK_ROWS(LOWRANK_MAX)
+    hn::StoreU(m0, d, row_max);
+    hn::StoreU(m1, d, row_max + N);
+#if LOWRANK_TILE_VECS == 4
+    hn::StoreU(m2, d, row_max + 2 * N);
+    hn::StoreU(m3, d, row_max + 3 * N);
+#endif
+  }
 
 #undef LOWRANK_INIT
 #undef LOWRANK_FMA
 #undef LOWRANK_STORE
+#undef LOWRANK_MAX
 #undef LOWRANK_COLS
 #undef LOWRANK_ROWS
+#undef LOWRANK_BROADCASTS
 }
 
 // Packs rows [0, n) of a row-major matrix X (n x k, row stride ldx, column

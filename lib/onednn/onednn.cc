@@ -53,7 +53,7 @@ struct Matmul::Impl {
 Matmul::Matmul() = default;
 Matmul::~Matmul() = default;
 
-bool Matmul::Init(int64_t m, int64_t k, int64_t n, bool b_transposed) {
+bool Matmul::Init(int64_t m, int64_t k, int64_t n, bool b_transposed, float scale) {
   using dnnl::memory;
   try {
     auto impl = std::make_unique<Impl>();
@@ -62,8 +62,10 @@ bool Matmul::Init(int64_t m, int64_t k, int64_t n, bool b_transposed) {
                               b_transposed ? memory::format_tag::ba
                                            : memory::format_tag::ab);
     impl->c_md = memory::desc({m, n}, memory::data_type::f32, memory::format_tag::ab);
+    dnnl::primitive_attr attr;
+    if (scale != 1.0f) attr.set_output_scales(0, {scale});
     impl->pd = dnnl::matmul::primitive_desc(
-        dnnl::matmul::desc(impl->a_md, impl->b_md, impl->c_md), impl->engine);
+        dnnl::matmul::desc(impl->a_md, impl->b_md, impl->c_md), attr, impl->engine);
     impl->prim = dnnl::matmul(impl->pd);
     impl_ = std::move(impl);
     return true;
@@ -91,6 +93,44 @@ std::string Matmul::ImplName() const {
   return impl_ ? std::string(impl_->pd.impl_info_str()) : std::string();
 }
 
+struct Softmax::Impl {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::memory::desc md;
+  dnnl::softmax_forward prim;
+};
+
+Softmax::Softmax() = default;
+Softmax::~Softmax() = default;
+
+bool Softmax::Init(int64_t rows, int64_t cols) {
+  using dnnl::memory;
+  try {
+    auto impl = std::make_unique<Impl>();
+    impl->md = memory::desc({rows, cols}, memory::data_type::f32, memory::format_tag::ab);
+    dnnl::softmax_forward::primitive_desc pd(
+        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, impl->md, 1),
+        impl->engine);
+    impl->prim = dnnl::softmax_forward(pd);
+    impl_ = std::move(impl);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool Softmax::Execute(float* data) const {
+  if (!impl_) return false;
+  try {
+    dnnl::stream s(impl_->engine);
+    dnnl::memory m(impl_->md, impl_->engine, data);
+    impl_->prim.execute(s, {{DNNL_ARG_SRC, m}, {DNNL_ARG_DST, m}});
+    s.wait();
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 #else  // !LOWRANK_WITH_ONEDNN
 
 bool Available() { return false; }
@@ -104,9 +144,14 @@ bool Sgemm(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t,
 struct Matmul::Impl {};
 Matmul::Matmul() = default;
 Matmul::~Matmul() = default;
-bool Matmul::Init(int64_t, int64_t, int64_t, bool) { return false; }
+bool Matmul::Init(int64_t, int64_t, int64_t, bool, float) { return false; }
 bool Matmul::Execute(const float*, const float*, float*) const { return false; }
 std::string Matmul::ImplName() const { return std::string(); }
+struct Softmax::Impl {};
+Softmax::Softmax() = default;
+Softmax::~Softmax() = default;
+bool Softmax::Init(int64_t, int64_t) { return false; }
+bool Softmax::Execute(float*) const { return false; }
 
 #endif  // LOWRANK_WITH_ONEDNN
 

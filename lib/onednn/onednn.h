@@ -30,19 +30,35 @@ bool Sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k,
            float alpha, const float* a, int64_t lda, const float* b,
            int64_t ldb, float beta, float* c, int64_t ldc);
 
-// A oneDNN matmul primitive for fixed shapes: C (m x n) = A (m x k) * B,
-// where B is k x n row-major or, with b_transposed, stored as n x k rows.
-// Create once, execute many times.
+// A oneDNN matmul primitive for fixed shapes: C (m x n) = scale * A (m x k)
+// * B, where B is k x n row-major or, with b_transposed, stored as n x k
+// rows. Create once, execute many times.
 class Matmul {
  public:
   Matmul();
   ~Matmul();
   Matmul(const Matmul&) = delete;
   Matmul& operator=(const Matmul&) = delete;
-  bool Init(int64_t m, int64_t k, int64_t n, bool b_transposed);
+  bool Init(int64_t m, int64_t k, int64_t n, bool b_transposed, float scale = 1.0f);
   bool Execute(const float* a, const float* b, float* c) const;
   // oneDNN's implementation name ("gemm:jit").
   std::string ImplName() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// oneDNN's softmax primitive over the rows of a dense rows x cols matrix,
+// in place.
+class Softmax {
+ public:
+  Softmax();
+  ~Softmax();
+  Softmax(const Softmax&) = delete;
+  Softmax& operator=(const Softmax&) = delete;
+  bool Init(int64_t rows, int64_t cols);
+  bool Execute(float* data) const;
 
  private:
   struct Impl;

@@ -1,0 +1,75 @@
+// FMA peak microbenchmark, compiled for every target.
+//
+// 12 independent accumulators: an FMA has 4 cycles of latency and 2 issue
+// ports on current x86 and Arm server cores, so 8 chains saturate them; 12
+// leave margin (and fit the 16 registers of SSE4/AVX2 with the 2 operands).
+#include "fma_peak.h"
+
+#include <algorithm>
+#include <chrono>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "fma_peak.cc"
+#include "hwy/foreach_target.h"  // must come before highway.h
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lowrank_bench {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+double FmaChainsImpl(size_t iterations, float* sink) {
+  const hn::ScalableTag<float> d;
+  // x <- x * m + a converges to a / (1 - m) without denormals or overflow.
+  const auto m = hn::Set(d, 0.999999f);
+  const auto a = hn::Set(d, 1e-6f);
+#define LOWRANK_ACC(i) auto c##i = hn::Set(d, static_cast<float>(i));
+#define LOWRANK_STEP(i) c##i = hn::MulAdd(c##i, m, a);
+#define LOWRANK_ALL(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+  LOWRANK_ALL(LOWRANK_ACC)
+  for (size_t it = 0; it < iterations; ++it) {
+    LOWRANK_ALL(LOWRANK_STEP)
+  }
+  auto s = hn::Add(hn::Add(hn::Add(c0, c1), hn::Add(c2, c3)),
+                   hn::Add(hn::Add(c4, c5), hn::Add(c6, c7)));
+  s = hn::Add(s, hn::Add(hn::Add(c8, c9), hn::Add(c10, c11)));
+#undef LOWRANK_ACC
+#undef LOWRANK_STEP
+#undef LOWRANK_ALL
+  *sink += hn::GetLane(s);
+  return 2.0 * 12.0 * static_cast<double>(hn::Lanes(d)) * static_cast<double>(iterations);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace lowrank_bench
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lowrank_bench {
+HWY_EXPORT(FmaChainsImpl);
+
+namespace {
+volatile float g_sink = 0.0f;
+}
+
+double FmaChains(size_t iterations) {
+  float sink = 0.0f;
+  const double flops = HWY_DYNAMIC_DISPATCH(FmaChainsImpl)(iterations, &sink);
+  g_sink = g_sink + sink;
+  return flops;
+}
+
+double MeasureFmaPeakGflops() {
+  FmaChains(1000000);  // warm up: clock ramp, page in
+  double best = 0.0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double flops = FmaChains(20000000);
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, flops / s * 1e-9);
+  }
+  return best;
+}
+}  // namespace lowrank_bench
+#endif  // HWY_ONCE
