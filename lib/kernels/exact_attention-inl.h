@@ -69,44 +69,36 @@ HWY_INLINE void SoftmaxBlock(D d, float* HWY_RESTRICT st, size_t width, size_t k
     hn::Store(m_new, d, m + c);
     hn::Store(hn::IfThenElse(none, hn::Set(d, 1.0f), a), d, alpha + c);
   }
-  // P^T = 2^(S^T - m), column sums; kTileVecs vectors of queries at a time
-  // so that the sums and maxima stay in registers down the key rows.
-  const size_t step = kTileVecs * N;
-  for (size_t c0 = 0; c0 < qcols; c0 += step) {
-    const size_t vecs = std::min(step, qcols - c0) / N;
-    for (size_t v = 0; v < vecs; ++v) {
-      const size_t c = c0 + v * N;
-      const auto mv = hn::Load(d, m + c);
-      auto sum = hn::Zero(d);
-      float* HWY_RESTRICT col = st + c;
-      if (!kMasked) {
-        size_t j = 0;
-        for (; j + 2 <= kb; j += 2) {  // two rows per step: independent chains
-          const auto p0 = Exp2Clamped(d, hn::Sub(hn::Load(d, col + j * width), mv));
-          const auto p1 = Exp2Clamped(d, hn::Sub(hn::Load(d, col + (j + 1) * width), mv));
-          hn::Store(p0, d, col + j * width);
-          hn::Store(p1, d, col + (j + 1) * width);
-          sum = hn::Add(sum, hn::Add(p0, p1));
-        }
-        for (; j < kb; ++j) {
-          const auto p = Exp2Clamped(d, hn::Sub(hn::Load(d, col + j * width), mv));
-          hn::Store(p, d, col + j * width);
-          sum = hn::Add(sum, p);
-        }
-      } else {
-        for (size_t j = 0; j < kb; ++j) {
-          // Columns below first_visible(j) are hidden.
-          const int64_t first = static_cast<int64_t>(j) + shift - static_cast<int64_t>(c);
-          const size_t hidden = first <= 0 ? 0 : std::min<size_t>(N, static_cast<size_t>(first));
-          auto p = Exp2Clamped(d, hn::Sub(hn::Load(d, col + j * width), mv));
-          p = hn::IfThenZeroElse(hn::FirstN(d, hidden), p);
-          hn::Store(p, d, col + j * width);
-          sum = hn::Add(sum, p);
-        }
+  // P^T = 2^(S^T - m) and the column sums, two vectors of queries at a time
+  // walking down the key rows: two independent exp chains per row, sums and
+  // maxima in registers, and each 64-byte line of a row read once.
+  for (size_t c = 0; c < qcols; c += 2 * N) {  // qcols is a multiple of 2N
+    const auto m0 = hn::Load(d, m + c);
+    const auto m1 = hn::Load(d, m + c + N);
+    auto sum0 = hn::Zero(d);
+    auto sum1 = hn::Zero(d);
+    float* HWY_RESTRICT col = st + c;
+    for (size_t j = 0; j < kb; ++j) {
+      float* HWY_RESTRICT row = col + j * width;
+      auto p0 = Exp2Clamped(d, hn::Sub(hn::Load(d, row), m0));
+      auto p1 = Exp2Clamped(d, hn::Sub(hn::Load(d, row + N), m1));
+      if (kMasked) {
+        // Columns below first_visible(j) = j + shift are hidden.
+        const int64_t first = static_cast<int64_t>(j) + shift - static_cast<int64_t>(c);
+        const size_t h0 = first <= 0 ? 0 : std::min<size_t>(N, static_cast<size_t>(first));
+        const int64_t first1 = first - static_cast<int64_t>(N);
+        const size_t h1 = first1 <= 0 ? 0 : std::min<size_t>(N, static_cast<size_t>(first1));
+        p0 = hn::IfThenZeroElse(hn::FirstN(d, h0), p0);
+        p1 = hn::IfThenZeroElse(hn::FirstN(d, h1), p1);
       }
-      const auto lv = hn::MulAdd(hn::Load(d, l + c), hn::Load(d, alpha + c), sum);
-      hn::Store(lv, d, l + c);
+      hn::Store(p0, d, row);
+      hn::Store(p1, d, row + N);
+      sum0 = hn::Add(sum0, p0);
+      sum1 = hn::Add(sum1, p1);
     }
+    hn::Store(hn::MulAdd(hn::Load(d, l + c), hn::Load(d, alpha + c), sum0), d, l + c);
+    hn::Store(hn::MulAdd(hn::Load(d, l + c + N), hn::Load(d, alpha + c + N), sum1), d,
+              l + c + N);
   }
 }
 

@@ -3,18 +3,18 @@
 // 12 independent accumulators: an FMA has 4 cycles of latency and 2 issue
 // ports on current x86 and Arm server cores, so 8 chains saturate them; 12
 // leave margin (and fit the 16 registers of SSE4/AVX2 with the 2 operands).
-#include "fma_peak.h"
+#include "perf/fma_peak.h"
 
 #include <algorithm>
 #include <chrono>
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "fma_peak.cc"
+#define HWY_TARGET_INCLUDE "perf/fma_peak.cc"
 #include "hwy/foreach_target.h"  // must come before highway.h
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
-namespace lowrank_bench {
+namespace lowrank {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
@@ -41,11 +41,11 @@ double FmaChainsImpl(size_t iterations, float* sink) {
 }
 
 }  // namespace HWY_NAMESPACE
-}  // namespace lowrank_bench
+}  // namespace lowrank
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-namespace lowrank_bench {
+namespace lowrank {
 HWY_EXPORT(FmaChainsImpl);
 
 namespace {
@@ -71,5 +71,5 @@ double MeasureFmaPeakGflops() {
   }
   return best;
 }
-}  // namespace lowrank_bench
+}  // namespace lowrank
 #endif  // HWY_ONCE
