@@ -1,0 +1,168 @@
+// The lowrank program end to end: `run` on .npy files against the double
+// reference, and clear errors with a non-zero exit for bad input.
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "io/npy.h"
+#include "lowrank/lowrank.hpp"
+#include "reference.h"
+
+namespace {
+
+struct Result {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+// Per-test file names: ctest runs tests in parallel processes.
+std::string Temp(const std::string& name) {
+  return ::testing::TempDir() + "/lowrank_cli_" +
+         ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" + name;
+}
+
+Result RunCli(const std::string& args) {
+  const std::string log = Temp("output.txt");
+  const std::string cmd = std::string(LOWRANK_CLI_PATH) + " " + args + " > " + log + " 2>&1";
+  const int raw = std::system(cmd.c_str());
+  std::ifstream f(log);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, ss.str()};
+}
+
+void WriteRandom(const std::string& path, const std::vector<int64_t>& shape, unsigned seed,
+                 std::vector<float>* data) {
+  size_t count = 1;
+  for (int64_t d : shape) count *= static_cast<size_t>(d);
+  data->resize(count);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (float& x : *data) x = dist(rng);
+  std::string error;
+  ASSERT_TRUE(lowrank::WriteNpy(path, shape, data->data(), &error)) << error;
+}
+
+TEST(Cli, RunExactMatchesReference) {
+  // [B,H,N,D] with grouped-query heads, causal and padded.
+  std::vector<float> q, k, v;
+  WriteRandom(Temp("q.npy"), {2, 4, 37, 16}, 1, &q);
+  WriteRandom(Temp("k.npy"), {2, 2, 45, 16}, 2, &k);
+  WriteRandom(Temp("v.npy"), {2, 2, 45, 24}, 3, &v);
+  const Result r = RunCli("run --method exact --q " + Temp("q.npy") + " --k " + Temp("k.npy") +
+                       " --v " + Temp("v.npy") + " --out " + Temp("o.npy") +
+                       " --causal --key-lengths 45,20 --threads 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  lowrank::NpyArray o;
+  std::string error;
+  ASSERT_TRUE(lowrank::ReadNpy(Temp("o.npy"), &o, &error)) << error;
+  ASSERT_EQ(o.shape, (std::vector<int64_t>{2, 4, 37, 24}));
+  const int32_t lengths[2] = {45, 20};
+  lowrank_test::AttentionProblem p{lowrank::TensorDesc::BHSD(2, 4, 37, 16),
+                                   lowrank::TensorDesc::BHSD(2, 2, 45, 16),
+                                   lowrank::TensorDesc::BHSD(2, 2, 45, 24),
+                                   lowrank::TensorDesc::BHSD(2, 4, 37, 24),
+                                   q.data(), k.data(), v.data(), lengths, 0.25, true};
+  const std::vector<double> ref = lowrank_test::ReferenceAttention(p);
+  ASSERT_EQ(ref.size(), o.data.size());
+  double worst = 0;
+  for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs(ref[i] - o.data[i]));
+  // |q.k| <= 16 here: logit error (16 + 2) u * 16 / 4 ~ 4e-6, plus 2 n u:
+  // see exact_attention_test.cc for the derivation.
+  EXPECT_LE(worst, 1e-5);
+}
+
+TEST(Cli, RunThreeDimensionalAndIsa) {
+  std::vector<float> q;
+  WriteRandom(Temp("q3.npy"), {3, 10, 8}, 4, &q);
+  const Result r = RunCli("run --method exact --q " + Temp("q3.npy") + " --k " + Temp("q3.npy") +
+                       " --v " + Temp("q3.npy") + " --out " + Temp("o3.npy") + " --isa " +
+                       lowrank_isa_name(lowrank::Isa::Supported().back()));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  lowrank::NpyArray o;
+  std::string error;
+  ASSERT_TRUE(lowrank::ReadNpy(Temp("o3.npy"), &o, &error)) << error;
+  EXPECT_EQ(o.shape, (std::vector<int64_t>{3, 10, 8}));
+}
+
+TEST(Cli, InfoAndDemoRun) {
+  Result r = RunCli("info");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("compiled targets:"), std::string::npos) << r.output;
+  r = RunCli("info --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"supported\": ["), std::string::npos) << r.output;
+  r = RunCli("help");
+  EXPECT_EQ(r.exit_code, 0);
+}
+
+TEST(Cli, BadInputGivesClearErrors) {
+  std::vector<float> q;
+  WriteRandom(Temp("good.npy"), {2, 5, 4}, 5, &q);
+  const std::string good = Temp("good.npy");
+  struct Case {
+    std::string args;
+    int exit_code;
+    std::string message;
+  } cases[] = {
+      {"", 2, "missing command"},
+      {"frobnicate", 2, "unknown command"},
+      {"run --q " + good, 2, "--method is required"},
+      {"run --method nystrom --q " + good, 2, "unknown method 'nystrom'"},
+      {"run --method exact --q " + good, 2, "are required"},
+      {"run --method exact --q /nonexistent.npy --k " + good + " --v " + good + " --out " +
+           Temp("x.npy"),
+       1, "cannot open"},
+      {"run --method exact --q " + good + " --k " + good + " --v " + good + " --out " +
+           Temp("x.npy") + " --isa avx9",
+       2, "unknown target name"},
+      {"run --method exact --q " + good + " --k " + good + " --v " + good + " --out " +
+           Temp("x.npy") + " --threads -3",
+       2, "--threads"},
+      {"run --method exact --q " + good + " --k " + good + " --v " + good + " --out " +
+           Temp("x.npy") + " --key-lengths 3,x",
+       2, "not a non-negative integer"},
+      {"run --method exact --q " + good + " --k " + good + " --v " + good + " --out " +
+           Temp("x.npy") + " --key-lengths 3,4",
+       1, "the batch has 1"},
+      {"run --method exact --q " + good + " --k " + good + " --v " + good + " --out " +
+           Temp("x.npy") + " --key-lengths 9",
+       1, "key_lengths[0] = 9"},
+      {"run --method exact --q " + good + " --k " + good + " --v " + good + " --out " +
+           Temp("x.npy") + " --bogus",
+       2, "unknown option '--bogus'"},
+  };
+  for (const Case& c : cases) {
+    const Result r = RunCli(c.args);
+    EXPECT_EQ(r.exit_code, c.exit_code) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+  }
+  // A malformed file: valid magic, truncated data.
+  {
+    std::ofstream f(Temp("bad.npy"), std::ios::binary);
+    const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 5, 4), }\n";
+    f << "\x93NUMPY" << '\x01' << '\x00' << static_cast<char>(header.size()) << '\x00' << header
+      << "abcd";
+  }
+  const Result r = RunCli("run --method exact --q " + Temp("bad.npy") + " --k " + good + " --v " +
+                       good + " --out " + Temp("x.npy"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("truncated data"), std::string::npos) << r.output;
+  // Mismatched shapes reach the library's validation.
+  std::vector<float> k;
+  WriteRandom(Temp("k_bad.npy"), {2, 5, 3}, 6, &k);
+  const Result r2 = RunCli("run --method exact --q " + good + " --k " + Temp("k_bad.npy") +
+                        " --v " + good + " --out " + Temp("x.npy"));
+  EXPECT_EQ(r2.exit_code, 1) << r2.output;
+  EXPECT_NE(r2.output.find("dim mismatch"), std::string::npos) << r2.output;
+}
+
+}  // namespace

@@ -1,0 +1,417 @@
+// The lowrank command-line program: `lowrank info`, `lowrank demo`,
+// `lowrank run`. See `lowrank help`.
+#include <algorithm>
+#include <chrono>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "io/npy.h"
+#include "lowrank/lowrank.hpp"
+#include "onednn/onednn.h"
+#include "perf/fma_peak.h"
+
+namespace {
+
+constexpr int kUsageError = 2;
+constexpr int kRuntimeError = 1;
+
+const char kUsage[] =
+    "usage: lowrank <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  info [--json]            CPU, compiled and supported targets, the active\n"
+    "                           one, oneDNN version, threads\n"
+    "  demo [--threads T]       exact attention on a built-in workload (batch 1,\n"
+    "                           8 heads, n 2048, d 64) on every supported target:\n"
+    "                           time, GFLOP/s, fraction of the FMA peak, error\n"
+    "  run --method exact --q Q.npy --k K.npy --v V.npy --out O.npy\n"
+    "      [--causal] [--key-lengths L0,L1,...] [--scale S] [--isa NAME]\n"
+    "      [--threads T]\n"
+    "                           attention on .npy inputs (float32, C order,\n"
+    "                           shape [H,N,D] or [B,H,N,D]); O gets Q's leading\n"
+    "                           shape and V's last dimension\n"
+    "  help                     this text\n"
+    "\n"
+    "environment: LOWRANK_ISA=<target> forces a target for the process.\n";
+
+int UsageError(const std::string& msg) {
+  std::fprintf(stderr, "lowrank: %s\n\n%s", msg.c_str(), kUsage);
+  return kUsageError;
+}
+
+int RuntimeError(const std::string& msg) {
+  std::fprintf(stderr, "lowrank: %s\n", msg.c_str());
+  return kRuntimeError;
+}
+
+std::string CpuModel() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  std::string part;
+  while (std::getline(f, line)) {
+    for (const char* key : {"model name", "Hardware", "CPU part"}) {
+      if (line.rfind(key, 0) == 0) {
+        const size_t colon = line.find(':');
+        if (colon != std::string::npos) {
+          std::string v = line.substr(colon + 1);
+          v.erase(0, v.find_first_not_of(" \t"));
+          if (std::strcmp(key, "CPU part") == 0) {
+            part = "CPU part " + v;
+          } else {
+            return v;
+          }
+        }
+      }
+    }
+  }
+  return part.empty() ? "unknown" : part;
+}
+
+std::string IsaList(uint32_t mask) {
+  std::string s;
+  for (int bit = 31; bit >= 0; --bit) {
+    if (mask & (1u << bit)) {
+      if (!s.empty()) s += " ";
+      s += lowrank_isa_name(static_cast<lowrank_isa_t>(1u << bit));
+    }
+  }
+  return s;
+}
+
+std::string JsonIsaArray(uint32_t mask) {
+  std::string s = "[";
+  for (int bit = 31; bit >= 0; --bit) {
+    if (mask & (1u << bit)) {
+      if (s.size() > 1) s += ", ";
+      s += std::string("\"") + lowrank_isa_name(static_cast<lowrank_isa_t>(1u << bit)) + "\"";
+    }
+  }
+  return s + "]";
+}
+
+std::string JsonEscape(const std::string& in) {
+  std::string out;
+  for (char c : in) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+int CmdInfo(int argc, char** argv) {
+  bool json = false;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) {
+      json = true;
+    } else {
+      return UsageError(std::string("info: unknown option '") + argv[i] + "'");
+    }
+  }
+  // An invalid LOWRANK_ISA shows up here as the reason plan creation fails.
+  const char* env = std::getenv("LOWRANK_ISA");
+  lowrank::Plan probe;
+  const auto d = lowrank::TensorDesc::BHSD(1, 1, 1, 1);
+  const lowrank::Status env_status = probe.Create(lowrank::Options(), d, d, d, d);
+  const std::string onednn = lowrank::onednn::Version();
+  if (json) {
+    std::printf(
+        "{\n  \"version\": \"%s\",\n  \"cpu\": \"%s\",\n  \"compiled\": %s,\n"
+        "  \"supported\": %s,\n  \"active\": \"%s\",\n  \"lowrank_isa_env\": %s,\n"
+        "  \"env_error\": %s,\n  \"onednn\": \"%s\",\n  \"onednn_isa\": \"%s\",\n"
+        "  \"hardware_threads\": %d\n}\n",
+        lowrank_version(), JsonEscape(CpuModel()).c_str(),
+        JsonIsaArray(lowrank_isa_compiled()).c_str(),
+        JsonIsaArray(lowrank_isa_supported()).c_str(), lowrank_isa_name(lowrank_isa_active()),
+        env ? ("\"" + JsonEscape(env) + "\"").c_str() : "null",
+        env_status.ok() ? "null" : ("\"" + JsonEscape(env_status.message()) + "\"").c_str(),
+        onednn.c_str(), lowrank::onednn::EffectiveIsa().c_str(), lowrank_hardware_threads());
+    return 0;
+  }
+  std::printf("lowrank %s\n", lowrank_version());
+  std::printf("cpu:               %s\n", CpuModel().c_str());
+  std::printf("compiled targets:  %s\n", IsaList(lowrank_isa_compiled()).c_str());
+  std::printf("supported here:    %s\n", IsaList(lowrank_isa_supported()).c_str());
+  std::printf("active target:     %s%s\n", lowrank_isa_name(lowrank_isa_active()),
+              env ? (std::string(" (LOWRANK_ISA=") + env + ")").c_str() : "");
+  if (!env_status.ok()) std::printf("LOWRANK_ISA error: %s\n", env_status.message().c_str());
+  std::printf("oneDNN:            %s%s\n", onednn.c_str(),
+              lowrank::onednn::Available()
+                  ? (" (isa " + lowrank::onednn::EffectiveIsa() + ")").c_str()
+                  : "");
+  std::printf("hardware threads:  %d\n", lowrank_hardware_threads());
+  return 0;
+}
+
+bool ParseInt(const char* s, long long lo, long long hi, long long* out) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+// Naive double attention for one query row (demo error check).
+void ReferenceRow(const float* q, const float* k, const float* v, int64_t n, int64_t d,
+                  double* out) {
+  std::vector<double> w(static_cast<size_t>(n));
+  double mx = -INFINITY;
+  for (int64_t j = 0; j < n; ++j) {
+    double s = 0;
+    for (int64_t c = 0; c < d; ++c) s += static_cast<double>(q[c]) * k[j * d + c];
+    w[static_cast<size_t>(j)] = s / std::sqrt(static_cast<double>(d));
+    mx = std::max(mx, w[static_cast<size_t>(j)]);
+  }
+  double sum = 0;
+  for (auto& x : w) sum += (x = std::exp(x - mx));
+  for (int64_t c = 0; c < d; ++c) out[c] = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t c = 0; c < d; ++c) out[c] += w[static_cast<size_t>(j)] / sum * v[j * d + c];
+  }
+}
+
+int CmdDemo(int argc, char** argv) {
+  long long threads = lowrank_hardware_threads();
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      if (!ParseInt(argv[++i], 1, 1024, &threads)) return UsageError("demo: bad --threads");
+    } else {
+      return UsageError(std::string("demo: unknown option '") + argv[i] + "'");
+    }
+  }
+  const int64_t B = 1, H = 8, N = 2048, D = 64;
+  std::printf("lowrank demo: exact attention, batch %lld, heads %lld, n %lld, d %lld, %lld threads\n",
+              static_cast<long long>(B), static_cast<long long>(H), static_cast<long long>(N),
+              static_cast<long long>(D), threads);
+  std::printf("cpu: %s; oneDNN %s\n\n", CpuModel().c_str(), lowrank::onednn::Version().c_str());
+  std::mt19937 rng(2024);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const size_t count = static_cast<size_t>(B * H * N * D);
+  std::vector<float> q(count), k(count), v(count), o(count);
+  for (auto* x : {&q, &k, &v}) {
+    for (float& f : *x) f = dist(rng);
+  }
+  // Reference for a few rows of every head (checked on every target).
+  const int64_t kRowsChecked = 4;
+  std::vector<double> ref(static_cast<size_t>(H * kRowsChecked * D));
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t r = 0; r < kRowsChecked; ++r) {
+      const int64_t i = r * (N - 1) / (kRowsChecked - 1);
+      const size_t hoff = static_cast<size_t>(h * N * D);
+      ReferenceRow(&q[hoff + static_cast<size_t>(i * D)], &k[hoff], &v[hoff], N, D,
+                   &ref[static_cast<size_t>((h * kRowsChecked + r) * D)]);
+    }
+  }
+
+  std::printf("%-8s %-9s %7s %10s %9s %10s %12s\n", "method", "target", "threads", "time ms",
+              "GFLOP/s", "peak frac", "max abs err");
+  const auto desc = lowrank::TensorDesc::BHSD(B, H, N, D);
+  for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
+    if (!lowrank::Isa::Force(isa).ok()) continue;
+    const double peak = lowrank::MeasureFmaPeakGflops();
+    lowrank::Options opt;
+    opt.num_threads = static_cast<int32_t>(threads);
+    lowrank::Plan plan;
+    lowrank::Status st = plan.Create(opt, desc, desc, desc, desc);
+    if (!st.ok()) return RuntimeError(st.ToString());
+    double best = 1e30, total = 0;
+    for (int rep = 0; rep < 5 && (rep < 2 || total < 1.0); ++rep) {
+      const auto t0 = std::chrono::steady_clock::now();
+      st = plan.Execute(q.data(), k.data(), v.data(), nullptr, o.data());
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (!st.ok()) return RuntimeError(st.ToString());
+      best = std::min(best, s);
+      total += s;
+    }
+    double err = 0;
+    for (int64_t h = 0; h < H; ++h) {
+      for (int64_t r = 0; r < kRowsChecked; ++r) {
+        const int64_t i = r * (N - 1) / (kRowsChecked - 1);
+        for (int64_t c = 0; c < D; ++c) {
+          err = std::max(err, std::fabs(o[static_cast<size_t>((h * N + i) * D + c)] -
+                                        ref[static_cast<size_t>((h * kRowsChecked + r) * D + c)]));
+        }
+      }
+    }
+    const double gflops = plan.Flops() / best * 1e-9;
+    std::printf("%-8s %-9s %7lld %10.2f %9.1f %10.2f %12.2e\n", "exact", lowrank_isa_name(isa),
+                threads, best * 1e3, gflops, gflops / (peak * static_cast<double>(threads)), err);
+  }
+  (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
+  std::printf("\npeak frac: GFLOP/s over the measured FMA peak of that target times the\n"
+              "thread count. max abs err: against a double-precision reference on %lld rows\n"
+              "per head.\n",
+              static_cast<long long>(kRowsChecked));
+  return 0;
+}
+
+struct Shape4 {
+  int64_t b, h, n, d;
+};
+
+bool ToShape4(const lowrank::NpyArray& a, const char* name, Shape4* s, std::string* error) {
+  if (a.shape.size() == 3) {
+    *s = {1, a.shape[0], a.shape[1], a.shape[2]};
+  } else if (a.shape.size() == 4) {
+    *s = {a.shape[0], a.shape[1], a.shape[2], a.shape[3]};
+  } else {
+    *error = std::string(name) + ": expected shape [H,N,D] or [B,H,N,D], got " +
+             std::to_string(a.shape.size()) + " dimensions";
+    return false;
+  }
+  for (int64_t e : {s->b, s->h, s->n, s->d}) {
+    if (e < 1) {
+      *error = std::string(name) + ": every dimension must be at least 1";
+      return false;
+    }
+  }
+  return true;
+}
+
+int CmdRun(int argc, char** argv) {
+  std::string method, qpath, kpath, vpath, outpath, lengths_arg, isa_name;
+  bool causal = false;
+  long long threads = 0;
+  float scale = 0.0f;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&](std::string* dst) {
+      if (i + 1 >= argc) return false;
+      *dst = argv[++i];
+      return true;
+    };
+    if (a == "--method") {
+      if (!value(&method)) return UsageError("run: --method needs a value");
+    } else if (a == "--q") {
+      if (!value(&qpath)) return UsageError("run: --q needs a file");
+    } else if (a == "--k") {
+      if (!value(&kpath)) return UsageError("run: --k needs a file");
+    } else if (a == "--v") {
+      if (!value(&vpath)) return UsageError("run: --v needs a file");
+    } else if (a == "--out") {
+      if (!value(&outpath)) return UsageError("run: --out needs a file");
+    } else if (a == "--key-lengths") {
+      if (!value(&lengths_arg)) return UsageError("run: --key-lengths needs a list");
+    } else if (a == "--isa") {
+      if (!value(&isa_name)) return UsageError("run: --isa needs a target name");
+    } else if (a == "--threads") {
+      std::string t;
+      if (!value(&t) || !ParseInt(t.c_str(), 0, 1024, &threads)) {
+        return UsageError("run: --threads needs an integer in [0, 1024]");
+      }
+    } else if (a == "--scale") {
+      std::string t;
+      char* end = nullptr;
+      if (!value(&t) || (scale = std::strtof(t.c_str(), &end), *end != '\0') ||
+          !std::isfinite(scale)) {
+        return UsageError("run: --scale needs a finite number");
+      }
+    } else if (a == "--causal") {
+      causal = true;
+    } else {
+      return UsageError("run: unknown option '" + a + "'");
+    }
+  }
+  if (method.empty()) return UsageError("run: --method is required");
+  if (method != "exact") {
+    return UsageError("run: unknown method '" + method + "' (available: exact)");
+  }
+  if (qpath.empty() || kpath.empty() || vpath.empty() || outpath.empty()) {
+    return UsageError("run: --q, --k, --v and --out are required");
+  }
+  if (!isa_name.empty()) {
+    lowrank_isa_t isa;
+    lowrank::Status st = lowrank::Isa::FromName(isa_name, &isa);
+    if (!st.ok()) return UsageError("run: --isa: " + st.message());
+    st = lowrank::Isa::Force(isa);
+    if (!st.ok()) return RuntimeError("--isa " + isa_name + ": " + st.message());
+  }
+  lowrank::NpyArray q, k, v;
+  std::string error;
+  if (!lowrank::ReadNpy(qpath, &q, &error) || !lowrank::ReadNpy(kpath, &k, &error) ||
+      !lowrank::ReadNpy(vpath, &v, &error)) {
+    return RuntimeError(error);
+  }
+  Shape4 qs, ks, vs;
+  if (!ToShape4(q, "q", &qs, &error) || !ToShape4(k, "k", &ks, &error) ||
+      !ToShape4(v, "v", &vs, &error)) {
+    return RuntimeError(error);
+  }
+  if (q.shape.size() != k.shape.size() || q.shape.size() != v.shape.size()) {
+    return RuntimeError("q, k and v must all be [H,N,D] or all be [B,H,N,D]");
+  }
+  std::vector<int32_t> lengths;
+  if (!lengths_arg.empty()) {
+    size_t start = 0;
+    while (start <= lengths_arg.size()) {
+      const size_t comma = lengths_arg.find(',', start);
+      const std::string item =
+          lengths_arg.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      long long len = 0;
+      if (!ParseInt(item.c_str(), 0, INT32_MAX, &len)) {
+        return UsageError("run: --key-lengths: '" + item + "' is not a non-negative integer");
+      }
+      lengths.push_back(static_cast<int32_t>(len));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (static_cast<int64_t>(lengths.size()) != qs.b) {
+      return RuntimeError("--key-lengths has " + std::to_string(lengths.size()) +
+                          " values, the batch has " + std::to_string(qs.b));
+    }
+  }
+  lowrank::Options opt;
+  opt.causal = causal ? 1 : 0;
+  opt.num_threads = static_cast<int32_t>(threads);
+  opt.scale = scale;
+  const auto qd = lowrank::TensorDesc::BHSD(qs.b, qs.h, qs.n, qs.d);
+  const auto kd = lowrank::TensorDesc::BHSD(ks.b, ks.h, ks.n, ks.d);
+  const auto vd = lowrank::TensorDesc::BHSD(vs.b, vs.h, vs.n, vs.d);
+  const auto od = lowrank::TensorDesc::BHSD(qs.b, qs.h, qs.n, vs.d);
+  lowrank::Plan plan;
+  lowrank::Status st = plan.Create(opt, qd, kd, vd, od);
+  if (!st.ok()) return RuntimeError(st.ToString());
+  std::vector<float> out(static_cast<size_t>(qs.b * qs.h * qs.n * vs.d));
+  const auto t0 = std::chrono::steady_clock::now();
+  st = plan.Execute(q.data.data(), k.data.data(), v.data.data(),
+                    lengths.empty() ? nullptr : lengths.data(), out.data());
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!st.ok()) return RuntimeError(st.ToString());
+  std::vector<int64_t> oshape = q.shape;
+  oshape.back() = vs.d;
+  if (!lowrank::WriteNpy(outpath, oshape, out.data(), &error)) return RuntimeError(error);
+  std::fprintf(stderr, "lowrank run: %s on %s, %.3f ms, %.1f GFLOP/s -> %s\n", method.c_str(),
+               lowrank_isa_name(lowrank_isa_active()), s * 1e3, plan.Flops() / s * 1e-9,
+               outpath.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return UsageError("missing command");
+  const std::string cmd = argv[1];
+  if (cmd == "info") return CmdInfo(argc - 2, argv + 2);
+  if (cmd == "demo") return CmdDemo(argc - 2, argv + 2);
+  if (cmd == "run") return CmdRun(argc - 2, argv + 2);
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    std::printf("%s", kUsage);
+    return 0;
+  }
+  return UsageError("unknown command '" + cmd + "'");
+}
