@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "api/error.h"
@@ -64,9 +65,15 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
                 options->struct_size,
                 static_cast<unsigned>(sizeof(lowrank_options_t)));
   }
-  if (options->method != LOWRANK_METHOD_EXACT) {
+  // Read the enum as its integer representation: a C caller may store any
+  // int there, and loading an out-of-range value as the C++ enum is
+  // undefined behaviour.
+  int32_t method = 0;
+  static_assert(sizeof(method) == sizeof(options->method), "enum is int-sized");
+  std::memcpy(&method, &options->method, sizeof(method));
+  if (method != LOWRANK_METHOD_EXACT) {
     return Fail(LOWRANK_INVALID_ARGUMENT, "options: unknown method %d",
-                static_cast<int>(options->method));
+                static_cast<int>(method));
   }
   if (!std::isfinite(options->scale)) {
     return Fail(LOWRANK_INVALID_ARGUMENT, "options: scale must be finite");
@@ -82,7 +89,7 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
   }
 
   lowrank_plan p{};
-  p.method = options->method;
+  p.method = LOWRANK_METHOD_EXACT;
   if (lowrank_status_t st = CheckDesc("q", q, &p.q_span); st != LOWRANK_OK) return st;
   if (lowrank_status_t st = CheckDesc("k", k, &p.k_span); st != LOWRANK_OK) return st;
   if (lowrank_status_t st = CheckDesc("v", v, &p.v_span); st != LOWRANK_OK) return st;

@@ -37,6 +37,9 @@ void FastExpArrayImpl(const float* in, float* out, size_t n) {
 void FastExp2ArrayImpl(const float* in, float* out, size_t n) {
   MapArray(in, out, n, [](auto d, auto v) { return FastExp2(d, v); });
 }
+void Exp2ClampedArrayImpl(const float* in, float* out, size_t n) {
+  MapArray(in, out, n, [](auto d, auto v) { return Exp2Clamped(d, v); });
+}
 void HwyExpArrayImpl(const float* in, float* out, size_t n) {
   MapArray(in, out, n, [](auto d, auto v) { return hn::Exp(d, v); });
 }
@@ -79,6 +82,7 @@ namespace lowrank {
 HWY_EXPORT(FastExpArrayImpl);
 HWY_EXPORT(FastExp2ArrayImpl);
 HWY_EXPORT(HwyExpArrayImpl);
+HWY_EXPORT(Exp2ClampedArrayImpl);
 HWY_EXPORT(SoftmaxExp2RowImpl);
 
 void FastExpArray(const float* in, float* out, size_t n) {
@@ -86,6 +90,9 @@ void FastExpArray(const float* in, float* out, size_t n) {
 }
 void FastExp2Array(const float* in, float* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(FastExp2ArrayImpl)(in, out, n);
+}
+void Exp2ClampedArray(const float* in, float* out, size_t n) {
+  HWY_DYNAMIC_DISPATCH(Exp2ClampedArrayImpl)(in, out, n);
 }
 void HwyExpArray(const float* in, float* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(HwyExpArrayImpl)(in, out, n);
