@@ -169,10 +169,11 @@ void RunCase(const Case& c) {
 class ExactAttentionTest : public PerIsaTest {};
 
 // Sequence lengths around every tile: 1, 7, 33, 257, 1000, the 6-row
-// register tile (6, 12), the query block (192, 193) and the key block (256,
-// 512), each against head dim 64.
+// register tile (6, 12), the 16/64-query panels (16, 64, 65), the key block
+// (191, 192, 193, 384) and the query block (383, 384, 385, 768), each against
+// head dim 64 (one thread: the query block is not shrunk for balance).
 TEST_P(ExactAttentionTest, SequenceLengths) {
-  const int64_t lens[] = {1, 6, 7, 12, 33, 192, 193, 256, 257, 512, 1000};
+  const int64_t lens[] = {1, 6, 7, 12, 16, 33, 64, 65, 191, 192, 193, 257, 383, 384, 385, 768, 1000};
   for (int64_t n : lens) {
     Case c;
     c.q_len = c.kv_len = n;

@@ -19,9 +19,10 @@ namespace {
 // Largest thread count a plan accepts; more only adds contention.
 constexpr int32_t kMaxThreads = 1024;
 
-// Exact kernel blocking (see exact_attention-inl.h for the cache budget).
-constexpr size_t kBlockK = 256;
-constexpr size_t kMaxBlockQ = 192;
+// Exact kernel blocking (see exact_attention-inl.h for the cache budget and
+// the measurements behind these numbers).
+constexpr size_t kBlockK = 192;
+constexpr size_t kMaxBlockQ = 384;
 constexpr size_t kMinBlockQ = 24;
 constexpr size_t kTileRows = 6;
 
@@ -30,8 +31,10 @@ size_t RoundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
 // Picks the query block: kMaxBlockQ rows unless that leaves fewer than
 // 4 chunks per thread (dynamic scheduling needs slack to balance), then
 // smaller blocks down to kMinBlockQ rows, always a multiple of the tile.
+// One thread needs no slack.
 size_t ChooseBlockQ(size_t batch_heads, size_t q_len, size_t threads) {
   size_t block = std::min(kMaxBlockQ, RoundUp(q_len, kTileRows));
+  if (threads <= 1) return block;
   const size_t wanted_chunks = 4 * threads;
   while (block > kMinBlockQ &&
          batch_heads * ((q_len + block - 1) / block) < wanted_chunks) {

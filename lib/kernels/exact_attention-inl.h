@@ -19,9 +19,14 @@
 // and the maximum comes free from the GEMM epilogue.
 // Finally O = O_acc / sum (0 for a row that saw no key).
 //
-// Blocking: block_k = 256 and block_q = 192 keep S^T (192 KiB), the query
-// panels (48 KiB at d = 64) and O_acc in a 1-2 MiB L2 while each key and
-// value row is reused by all block_q queries.
+// Blocking (chosen by lib/api/plan.cc; measured on AVX2 at n = 4096, d = 64):
+// block_k = 192 keys is 32 whole 6-key strips (no tail strip) and keeps the
+// P V inner working set, 192 lines of P^T plus a 192-row V panel (24 KiB on
+// AVX2), inside a 32 KiB L1; 256 keys (32 KiB) measured 4% slower.
+// block_q = 384 rows reuses each packed V block for 384 queries (packing V
+// per block was 3.3% of the time at 192 rows, 1.8% at 384). L2 holds S^T
+// (192 x 400 floats, 300 KiB), the query panels and O_acc (96 KiB each at
+// d = 64) and the V block (48 KiB): about 540 KiB.
 #if defined(LOWRANK_LIB_KERNELS_EXACT_ATTENTION_INL_H_) == \
     defined(HWY_TARGET_TOGGLE)
 #ifdef LOWRANK_LIB_KERNELS_EXACT_ATTENTION_INL_H_
