@@ -23,24 +23,35 @@ constexpr int32_t kMaxThreads = 1024;
 // the measurements behind these numbers).
 constexpr size_t kBlockK = 192;
 constexpr size_t kMaxBlockQ = 384;
-constexpr size_t kMinBlockQ = 24;
 constexpr size_t kTileRows = 6;
 
 size_t RoundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-// Picks the query block: kMaxBlockQ rows unless that leaves fewer than
-// 4 chunks per thread (dynamic scheduling needs slack to balance), then
-// smaller blocks down to kMinBlockQ rows, always a multiple of the tile.
-// One thread needs no slack.
-size_t ChooseBlockQ(size_t batch_heads, size_t q_len, size_t threads) {
-  size_t block = std::min(kMaxBlockQ, RoundUp(q_len, kTileRows));
+// Picks the query block. Blocks are multiples of `granule` = lcm(6, panel
+// width of the active target), so that no tile computes padding rows (a
+// 24-row block on AVX-512 would fill a 64-query panel), except a q_len
+// smaller than one granule. Start from kMaxBlockQ; with several threads,
+// halve while that leaves fewer than 4 chunks per thread (dynamic
+// scheduling needs slack to balance), but not below one granule.
+size_t ChooseBlockQ(size_t batch_heads, size_t q_len, size_t threads, size_t granule) {
+  const size_t max_block = std::max(granule, kMaxBlockQ / granule * granule);
+  size_t block = std::min(max_block, RoundUp(q_len, kTileRows));
   if (threads <= 1) return block;
   const size_t wanted_chunks = 4 * threads;
-  while (block > kMinBlockQ &&
-         batch_heads * ((q_len + block - 1) / block) < wanted_chunks) {
-    block = std::max(kMinBlockQ, RoundUp(block / 2, kTileRows));
+  while (block > granule && batch_heads * ((q_len + block - 1) / block) < wanted_chunks) {
+    block = std::max(granule, RoundUp(block / 2, granule));
   }
   return block;
+}
+
+size_t Lcm(size_t a, size_t b) {
+  size_t x = a, y = b;
+  while (y != 0) {
+    const size_t t = x % y;
+    x = y;
+    y = t;
+  }
+  return a / x * b;
 }
 
 }  // namespace
@@ -91,7 +102,16 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
                 static_cast<int>(options->num_threads), kMaxThreads);
   }
 
-  lowrank_plan p{};
+  lowrank_plan* created = new (std::nothrow) lowrank_plan();
+  if (created == nullptr) {
+    return Fail(LOWRANK_OUT_OF_MEMORY, "plan: allocation failed");
+  }
+  // Owned until handed to the caller.
+  struct Owner {
+    lowrank_plan* p;
+    ~Owner() { delete p; }
+  } owner{created};
+  lowrank_plan& p = *created;
   p.method = LOWRANK_METHOD_EXACT;
   if (lowrank_status_t st = CheckDesc("q", q, &p.q_span); st != LOWRANK_OK) return st;
   if (lowrank_status_t st = CheckDesc("k", k, &p.k_span); st != LOWRANK_OK) return st;
@@ -155,7 +175,8 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
       options->num_threads == 0 ? static_cast<size_t>(HardwareThreads())
                                 : static_cast<size_t>(options->num_threads);
   p.block_k = kBlockK;
-  p.block_q = ChooseBlockQ(batch_heads, q_len, requested);
+  p.block_q = ChooseBlockQ(batch_heads, q_len, requested,
+                           Lcm(kTileRows, ExactAttentionPanelWidth()));
   const size_t chunks = batch_heads * ((q_len + p.block_q - 1) / p.block_q);
   p.num_threads = std::max<size_t>(1, std::min(requested, chunks));
   p.workspace_floats = ExactAttentionWorkspaceFloats(
@@ -168,15 +189,41 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
   p.flops = 2.0 * static_cast<double>(batch_heads) * static_cast<double>(q->seq) *
             static_cast<double>(k->seq) * static_cast<double>(q->dim + v->dim);
 
-  lowrank_plan* created = new (std::nothrow) lowrank_plan(p);
-  if (created == nullptr) {
-    return Fail(LOWRANK_OUT_OF_MEMORY, "plan: allocation failed");
-  }
-  *plan_out = created;
+  *plan_out = owner.p;
+  owner.p = nullptr;
   return ClearError();
 }
 
-lowrank_status_t ExecutePlan(const lowrank_plan& p, const float* q,
+// Takes a cached workspace or allocates one; null if out of memory.
+void* AcquireWorkspace(lowrank_plan& p) {
+  {
+    std::lock_guard<std::mutex> lock(p.workspace_mu);
+    if (!p.free_workspaces.empty()) {
+      void* w = p.free_workspaces.back();
+      p.free_workspaces.pop_back();
+      return w;
+    }
+  }
+  void* raw = nullptr;
+  if (posix_memalign(&raw, kWorkspaceAlign, p.workspace_bytes) != 0) return nullptr;
+  return raw;
+}
+
+void ReleaseWorkspace(lowrank_plan& p, void* w) {
+  // Keep at most a few: one per concurrently executing thread is typical.
+  constexpr size_t kMaxCached = 8;
+  std::lock_guard<std::mutex> lock(p.workspace_mu);
+  if (p.free_workspaces.size() < kMaxCached) {
+    try {
+      p.free_workspaces.push_back(w);
+      return;
+    } catch (...) {
+    }
+  }
+  std::free(w);
+}
+
+lowrank_status_t ExecutePlan(lowrank_plan& p, const float* q,
                              const float* k, const float* v,
                              const int32_t* key_lengths, float* out) {
   if (q == nullptr) return Fail(LOWRANK_INVALID_ARGUMENT, "q: data pointer is null");
@@ -201,8 +248,8 @@ lowrank_status_t ExecutePlan(const lowrank_plan& p, const float* q,
     }
   }
 
-  void* raw = nullptr;
-  if (posix_memalign(&raw, kWorkspaceAlign, p.workspace_bytes) != 0) {
+  void* raw = AcquireWorkspace(p);
+  if (raw == nullptr) {
     return Fail(LOWRANK_OUT_OF_MEMORY, "workspace: cannot allocate %zu bytes",
                 p.workspace_bytes);
   }
@@ -231,8 +278,12 @@ lowrank_status_t ExecutePlan(const lowrank_plan& p, const float* q,
   a.workspace = static_cast<float*>(raw);
   a.workspace_floats = p.workspace_floats;
   ExactAttention(a);
-  std::free(raw);
+  ReleaseWorkspace(p, raw);
   return ClearError();
 }
 
 }  // namespace lowrank
+
+lowrank_plan::~lowrank_plan() {
+  for (void* w : free_workspaces) std::free(w);
+}

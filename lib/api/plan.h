@@ -1,11 +1,14 @@
 // The plan object behind lowrank_plan_t: validated shapes, resolved options,
-// block sizes and workspace size. Immutable after creation, so one plan can
-// be executed from several threads at once.
+// block sizes and workspace size. Immutable after creation apart from the
+// mutex-guarded workspace cache, so one plan can be executed from several
+// threads at once.
 #ifndef LOWRANK_LIB_API_PLAN_H_
 #define LOWRANK_LIB_API_PLAN_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <vector>
 
 #include "lowrank/lowrank.h"
 
@@ -20,6 +23,14 @@ struct lowrank_plan {
   size_t workspace_floats;  // per thread
   size_t workspace_bytes;   // whole execute, including alignment slack
   double flops;
+
+  // Workspaces of earlier executes, kept for reuse: allocating (and page
+  // faulting) several hundred KiB per call would dominate small problems.
+  // An execute takes one (or allocates one) and returns it when done, so
+  // concurrent executes never share a workspace.
+  std::mutex workspace_mu;
+  std::vector<void*> free_workspaces;
+  ~lowrank_plan();
 };
 
 namespace lowrank {
@@ -33,7 +44,7 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
                             lowrank_plan_t* plan);
 
 // Validates the data pointers and runs the plan; see lowrank_plan_execute.
-lowrank_status_t ExecutePlan(const lowrank_plan& plan, const float* q,
+lowrank_status_t ExecutePlan(lowrank_plan& plan, const float* q,
                              const float* k, const float* v,
                              const int32_t* key_lengths, float* out);
 

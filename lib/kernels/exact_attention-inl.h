@@ -158,7 +158,16 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
   const size_t dqk = a.d_qk;
   const size_t width = lay.width;
   const size_t rows6 = (rows + kTileRows - 1) / kTileRows * kTileRows;
-  const size_t qcols = (rows6 + nr - 1) / nr * nr;  // <= width
+  // Query columns computed by Q K^T and the softmax: whole panels.
+  const size_t qcols = (rows + nr - 1) / nr * nr;
+  // The P V step reads 6-row strips up to rows6, which can pass qcols (64
+  // rows on AVX-512: qcols 64, rows6 66); those columns of P^T are never
+  // written, so zero them once (they only feed padding rows of O_acc).
+  if (rows6 > qcols) {
+    for (size_t j = 0; j < lay.bk6; ++j) {
+      std::fill(st + j * width + qcols, st + j * width + rows6, 0.0f);
+    }
+  }
 
   // Keys visible to this block: padding and the causal limit of its last row.
   const size_t kv_valid = a.key_lengths ? static_cast<size_t>(a.key_lengths[b]) : a.kv_len;
@@ -288,6 +297,8 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
     }
   }
 }
+
+size_t PanelWidthImpl() { return TileCols(hn::ScalableTag<float>()); }
 
 HWY_NOINLINE void ExactAttentionImpl(const ExactAttentionArgs& a) {
   const hn::ScalableTag<float> d;

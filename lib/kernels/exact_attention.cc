@@ -10,6 +10,9 @@
 #if HWY_ONCE
 namespace lowrank {
 HWY_EXPORT(ExactAttentionImpl);
+HWY_EXPORT(PanelWidthImpl);
+
+size_t ExactAttentionPanelWidth() { return HWY_DYNAMIC_DISPATCH(PanelWidthImpl)(); }
 
 size_t ExactAttentionWorkspaceFloats(size_t block_q, size_t block_k,
                                      size_t d_qk, size_t d_v) {

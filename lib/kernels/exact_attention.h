@@ -96,6 +96,10 @@ size_t ExactAttentionWorkspaceFloats(size_t block_q, size_t block_k,
 // Runs on the active target.
 void ExactAttention(const ExactAttentionArgs& args);
 
+// Queries per packed panel on the active target (16 on AVX2, 64 on
+// AVX-512): query blocks that are multiples of lcm(6, this) waste no work.
+size_t ExactAttentionPanelWidth();
+
 }  // namespace lowrank
 
 #endif  // LOWRANK_LIB_KERNELS_EXACT_ATTENTION_H_
