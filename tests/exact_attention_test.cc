@@ -232,6 +232,24 @@ TEST_P(ExactAttentionTest, CausalAndPadded) {
   }
 }
 
+// One to three query rows take the row path (decoding shapes); four the
+// tile path. Every mask, layout and head dim on both.
+TEST_P(ExactAttentionTest, FewQueryRows) {
+  for (int64_t nq : {1, 2, 3, 4}) {
+    for (int64_t d : {1, 3, 64, 80}) {
+      Case c;
+      c.batch = 4, c.q_heads = 4, c.kv_heads = 2;
+      c.q_len = nq, c.kv_len = 450;
+      c.d_qk = d, c.d_v = d == 80 ? 17 : d;
+      c.causal = (d != 3);
+      c.padded = (d != 64);
+      c.layout = d == 80 ? Layout::kStrided : (d == 3 ? Layout::kBSHD : Layout::kBHSD);
+      c.threads = nq == 2 ? 3 : 1;
+      RunCase(c);
+    }
+  }
+}
+
 TEST_P(ExactAttentionTest, GroupedQueryHeads) {
   Case c;
   c.batch = 2, c.q_heads = 8, c.kv_heads = 2;

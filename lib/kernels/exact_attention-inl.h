@@ -129,6 +129,134 @@ HWY_INLINE void MaskedBlockMax(D d, const float* HWY_RESTRICT st, size_t width, 
   }
 }
 
+// Few query rows (decoding: usually one): the tile path would fill whole
+// 6-row strips and nr-query panels (16 on AVX2, 64 on AVX-512) with padding,
+// so each row is computed on its own: scores as dot products over d (four
+// keys at a time, one horizontal sum each), the online softmax over blocks of
+// block_k keys, and O += sum_j p_j v_j accumulated in a vector row. Decoding
+// reads every key and value once, so it is memory-bound either way.
+constexpr size_t kRowPathMaxRows = 3;
+
+template <class D>
+HWY_INLINE void RowChunk(D d, const ExactAttentionArgs& a, const ExactLayout& lay,
+                         float* HWY_RESTRICT ws, const float* q, const float* k,
+                         const float* v, float* out, size_t b, size_t i0, size_t rows) {
+  const size_t N = hn::Lanes(d);
+  const size_t dqk = a.d_qk;
+  const size_t dqk_vec = dqk / N * N;
+  float* HWY_RESTRICT qs = ws + lay.qt;      // one scaled query row
+  float* HWY_RESTRICT sc = ws + lay.st;      // block_k scores (+ N slack)
+  float* HWY_RESTRICT orow = ws + lay.o;     // dv_pad running output
+  const size_t kv_valid = a.key_lengths ? static_cast<size_t>(a.key_lengths[b]) : a.kv_len;
+  const int64_t offset = static_cast<int64_t>(a.kv_len) - static_cast<int64_t>(a.q_len);
+  const float qscale = a.scale * 1.4426950408889634f;  // log2(e)
+  const bool k_unit = a.k_strides.dim == 1;
+  const bool v_unit = a.v_strides.dim == 1;
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t i = i0 + r;
+    size_t visible = kv_valid;
+    if (a.causal) {
+      const int64_t lim = static_cast<int64_t>(i) + 1 + offset;
+      visible = lim <= 0 ? 0 : std::min(kv_valid, static_cast<size_t>(lim));
+    }
+    const float* qrow = q + static_cast<int64_t>(i) * a.q_strides.seq;
+    for (size_t c = 0; c < dqk; ++c) qs[c] = qrow[static_cast<int64_t>(c) * a.q_strides.dim] * qscale;
+    std::fill(orow, orow + lay.dv_pad, 0.0f);
+    float m = -std::numeric_limits<float>::infinity();
+    float l = 0.0f;
+    for (size_t j0 = 0; j0 < visible; j0 += a.block_k) {
+      const size_t kb = std::min(a.block_k, visible - j0);
+      // Scores: dot products, four keys at a time.
+      auto dot = [&](size_t j) {
+        const float* kr = k + static_cast<int64_t>(j0 + j) * a.k_strides.seq;
+        float s = 0.0f;
+        if (k_unit) {
+          auto acc = hn::Zero(d);
+          for (size_t c = 0; c < dqk_vec; c += N) {
+            acc = hn::MulAdd(hn::LoadU(d, qs + c), hn::LoadU(d, kr + c), acc);
+          }
+          s = hn::GetLane(hn::SumOfLanes(d, acc));
+          for (size_t c = dqk_vec; c < dqk; ++c) s += qs[c] * kr[c];
+        } else {
+          for (size_t c = 0; c < dqk; ++c) s += qs[c] * kr[static_cast<int64_t>(c) * a.k_strides.dim];
+        }
+        return s;
+      };
+      size_t j = 0;
+      if (k_unit) {
+        for (; j + 4 <= kb; j += 4) {
+          const float* k0 = k + static_cast<int64_t>(j0 + j) * a.k_strides.seq;
+          const float* k1 = k0 + a.k_strides.seq;
+          const float* k2 = k1 + a.k_strides.seq;
+          const float* k3 = k2 + a.k_strides.seq;
+          auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+          for (size_t c = 0; c < dqk_vec; c += N) {
+            const auto qv = hn::LoadU(d, qs + c);
+            a0 = hn::MulAdd(qv, hn::LoadU(d, k0 + c), a0);
+            a1 = hn::MulAdd(qv, hn::LoadU(d, k1 + c), a1);
+            a2 = hn::MulAdd(qv, hn::LoadU(d, k2 + c), a2);
+            a3 = hn::MulAdd(qv, hn::LoadU(d, k3 + c), a3);
+          }
+          float s0 = hn::GetLane(hn::SumOfLanes(d, a0));
+          float s1 = hn::GetLane(hn::SumOfLanes(d, a1));
+          float s2 = hn::GetLane(hn::SumOfLanes(d, a2));
+          float s3 = hn::GetLane(hn::SumOfLanes(d, a3));
+          for (size_t c = dqk_vec; c < dqk; ++c) {
+            s0 += qs[c] * k0[c], s1 += qs[c] * k1[c], s2 += qs[c] * k2[c], s3 += qs[c] * k3[c];
+          }
+          sc[j] = s0, sc[j + 1] = s1, sc[j + 2] = s2, sc[j + 3] = s3;
+        }
+      }
+      for (; j < kb; ++j) sc[j] = dot(j);
+      // Online softmax step; the tail is padded with -inf and not summed.
+      float bmax = -std::numeric_limits<float>::infinity();
+      for (size_t t = 0; t < kb; ++t) bmax = std::max(bmax, sc[t]);
+      const float m_new = std::max(m, bmax);
+      if (m_new == -std::numeric_limits<float>::infinity()) continue;
+      const auto vm = hn::Set(d, m_new);
+      auto vsum = hn::Zero(d);
+      size_t t = 0;
+      for (; t + N <= kb; t += N) {
+        const auto p = Exp2Clamped(d, hn::Sub(hn::LoadU(d, sc + t), vm));
+        hn::StoreU(p, d, sc + t);
+        vsum = hn::Add(vsum, p);
+      }
+      float sum = hn::GetLane(hn::SumOfLanes(d, vsum));
+      for (; t < kb; ++t) {
+        HWY_ALIGN float one[HWY_MAX_BYTES / sizeof(float)] = {};
+        one[0] = sc[t] - m_new;
+        sc[t] = hn::GetLane(Exp2Clamped(d, hn::Load(d, one)));
+        sum += sc[t];
+      }
+      const float alpha =
+          m == m_new ? 1.0f : hn::GetLane(Exp2Clamped(d, hn::Set(d, m - m_new)));
+      l = l * alpha + sum;
+      m = m_new;
+      if (alpha != 1.0f) {
+        const auto va = hn::Set(d, alpha);
+        for (size_t c = 0; c < lay.dv_pad; c += N) {
+          hn::Store(hn::Mul(hn::Load(d, orow + c), va), d, orow + c);
+        }
+      }
+      // O += sum_j p_j v_j.
+      for (size_t jj = 0; jj < kb; ++jj) {
+        const float* vr = v + static_cast<int64_t>(j0 + jj) * a.v_strides.seq;
+        const auto pj = hn::Set(d, sc[jj]);
+        size_t c = 0;
+        if (v_unit) {
+          for (; c + N <= a.d_v; c += N) {
+            hn::Store(hn::MulAdd(pj, hn::LoadU(d, vr + c), hn::Load(d, orow + c)), d, orow + c);
+          }
+        }
+        for (; c < a.d_v; ++c) orow[c] += sc[jj] * vr[static_cast<int64_t>(c) * a.v_strides.dim];
+      }
+    }
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    float* dst = out + static_cast<int64_t>(i) * a.out_strides.seq;
+    for (size_t c = 0; c < a.d_v; ++c) dst[static_cast<int64_t>(c) * a.out_strides.dim] = orow[c] * inv;
+  }
+}
+
 // Computes one chunk: batch b, query head h, query rows [i0, i0 + rows).
 template <class D>
 HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& lay,
@@ -145,6 +273,11 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
                    static_cast<int64_t>(hk) * a.v_strides.head;
   float* out = a.out + static_cast<int64_t>(b) * a.out_strides.batch +
                static_cast<int64_t>(h) * a.out_strides.head;
+
+  if (rows <= kRowPathMaxRows) {
+    RowChunk(d, a, lay, ws, q, k, v, out, b, i0, rows);
+    return;
+  }
 
   float* HWY_RESTRICT qt = ws + lay.qt;
   float* HWY_RESTRICT st = ws + lay.st;
