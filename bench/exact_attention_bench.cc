@@ -11,6 +11,8 @@
 // and are compared with the peak of the matching target; cap it to compare
 // on one ISA, e.g. DNNL_MAX_CPU_ISA=AVX2 beside exact/AVX2.
 //
+// Also exact_decode/<target>/...: one query row per head (decoding shapes).
+//
 // Names: <impl>/<target>/n:<n>/heads:<h>/threads:<t>. Run a subset with
 // --benchmark_filter, e.g. 'n:4096/heads:1/threads:1$'.
 #include <omp.h>
@@ -123,6 +125,38 @@ void BM_Lowrank(benchmark::State& state, lowrank_isa_t isa, int64_t n, int64_t h
     benchmark::ClobberMemory();
   }
   Report(state, timer, plan.Flops(), PeakByIsa()[isa], threads);
+  (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
+}
+
+// Decoding: one query row per head against n cached keys. Memory-bound:
+// reports the K and V bytes read per second beside GFLOP/s.
+void BM_LowrankDecode(benchmark::State& state, lowrank_isa_t isa, int64_t n, int64_t heads) {
+  if (!lowrank::Isa::Force(isa).ok()) {
+    state.SkipWithError("target not supported");
+    return;
+  }
+  const Inputs kv = MakeInputs(heads, n);
+  std::vector<float> q(static_cast<size_t>(heads * kDim), 0.5f), out(q.size());
+  const auto qd = lowrank::TensorDesc::BHSD(1, heads, 1, kDim);
+  const auto kd = lowrank::TensorDesc::BHSD(1, heads, n, kDim);
+  lowrank::Options opt;
+  opt.num_threads = 1;
+  lowrank::Plan plan;
+  const lowrank::Status st = plan.Create(opt, qd, kd, kd, qd);
+  if (!st.ok()) {
+    state.SkipWithError(st.ToString().c_str());
+    return;
+  }
+  LoopTimer timer;
+  for (auto _ : state) {
+    timer.Start();
+    (void)plan.Execute(q.data(), kv.k.data(), kv.v.data(), nullptr, out.data());
+    timer.Stop();
+    benchmark::DoNotOptimize(out.data());
+  }
+  Report(state, timer, plan.Flops(), PeakByIsa()[isa], 1);
+  state.counters["KV_GBps"] = 2.0 * heads * n * kDim * sizeof(float) *
+                              static_cast<double>(state.iterations()) / timer.seconds() * 1e-9;
   (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
 }
 
@@ -249,6 +283,17 @@ void RegisterAll() {
   (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
   benchmark::AddCustomContext("onednn", lowrank::onednn::Version() + " isa " +
                                             lowrank::onednn::EffectiveIsa());
+  for (int64_t n : {1024, 4096, 16384}) {
+    for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
+      benchmark::RegisterBenchmark((std::string("exact_decode/") + lowrank_isa_name(isa) +
+                                    "/n:" + std::to_string(n) + "/heads:8/threads:1")
+                                       .c_str(),
+                                   [=](benchmark::State& s) { BM_LowrankDecode(s, isa, n, 8); })
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime()
+          ->ComputeStatistics("min", MinOf);
+    }
+  }
   for (int64_t n : {512, 1024, 2048, 4096, 8192, 16384}) {
     for (int64_t heads : {1, 8}) {
       for (int t : thread_counts) {
