@@ -104,6 +104,28 @@ TEST(Cli, InfoAndDemoRun) {
   EXPECT_EQ(r.exit_code, 0);
 }
 
+TEST(Cli, IsaEnvironmentVariable) {
+  const lowrank_isa_t lowest = lowrank::Isa::Supported().back();
+  const std::string env = std::string("LOWRANK_ISA=") + lowrank_isa_name(lowest) + " ";
+  const std::string cmd = env + LOWRANK_CLI_PATH + " info --json > " + Temp("env.txt") + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream f(Temp("env.txt"));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  EXPECT_NE(ss.str().find(std::string("\"active\": \"") + lowrank_isa_name(lowest) + "\""),
+            std::string::npos)
+      << ss.str();
+  // An invalid value is reported, and plan creation (so `run`) fails.
+  const std::string bad = std::string("LOWRANK_ISA=pentium ") + LOWRANK_CLI_PATH + " info > " +
+                          Temp("bad.txt") + " 2>&1";
+  ASSERT_EQ(std::system(bad.c_str()), 0);
+  std::ifstream fb(Temp("bad.txt"));
+  std::stringstream sb;
+  sb << fb.rdbuf();
+  EXPECT_NE(sb.str().find("LOWRANK_ISA=pentium is not a target name"), std::string::npos)
+      << sb.str();
+}
+
 TEST(Cli, BadInputGivesClearErrors) {
   std::vector<float> q;
   WriteRandom(Temp("good.npy"), {2, 5, 4}, 5, &q);
