@@ -99,65 +99,63 @@ double OnednnPeak() {
   return p;
 }
 
-void BM_Lowrank(benchmark::State& state, lowrank_isa_t isa, int64_t n, int64_t heads,
-                int threads) {
+// Times lowrank's exact attention on target `isa` for queries qd and keys /
+// values kd (same shape): plan once, execute in the timed loop. Returns false
+// (with the benchmark marked skipped) if the target or the plan fails.
+bool TimeExact(benchmark::State& state, lowrank_isa_t isa, const lowrank::TensorDesc& qd,
+               const lowrank::TensorDesc& kd, int threads, const float* q, const float* k,
+               const float* v, float* out, LoopTimer* timer, double* flops) {
   if (!lowrank::Isa::Force(isa).ok()) {
     state.SkipWithError("target not supported");
-    return;
+    return false;
   }
-  const Inputs in = MakeInputs(heads, n);
-  std::vector<float> out(in.q.size());
-  const auto desc = lowrank::TensorDesc::BHSD(1, heads, n, kDim);
   lowrank::Options opt;
   opt.num_threads = threads;
   lowrank::Plan plan;
-  const lowrank::Status st = plan.Create(opt, desc, desc, desc, desc);
+  const lowrank::Status st = plan.Create(opt, qd, kd, kd, qd);
   if (!st.ok()) {
     state.SkipWithError(st.ToString().c_str());
-    return;
+    return false;
   }
-  LoopTimer timer;
   for (auto _ : state) {
-    timer.Start();
-    (void)plan.Execute(in.q.data(), in.k.data(), in.v.data(), nullptr, out.data());
-    timer.Stop();
-    benchmark::DoNotOptimize(out.data());
+    timer->Start();
+    (void)plan.Execute(q, k, v, nullptr, out);
+    timer->Stop();
+    benchmark::DoNotOptimize(out);
     benchmark::ClobberMemory();
   }
-  Report(state, timer, plan.Flops(), PeakByIsa()[isa], threads);
+  *flops = plan.Flops();
   (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
+  return true;
+}
+
+void BM_Lowrank(benchmark::State& state, lowrank_isa_t isa, int64_t n, int64_t heads,
+                int threads) {
+  const Inputs in = MakeInputs(heads, n);
+  std::vector<float> out(in.q.size());
+  const auto desc = lowrank::TensorDesc::BHSD(1, heads, n, kDim);
+  LoopTimer timer;
+  double flops = 0;
+  if (TimeExact(state, isa, desc, desc, threads, in.q.data(), in.k.data(), in.v.data(),
+                out.data(), &timer, &flops)) {
+    Report(state, timer, flops, PeakByIsa()[isa], threads);
+  }
 }
 
 // Decoding: one query row per head against n cached keys. Memory-bound:
 // reports the K and V bytes read per second beside GFLOP/s.
 void BM_LowrankDecode(benchmark::State& state, lowrank_isa_t isa, int64_t n, int64_t heads) {
-  if (!lowrank::Isa::Force(isa).ok()) {
-    state.SkipWithError("target not supported");
-    return;
-  }
   const Inputs kv = MakeInputs(heads, n);
   std::vector<float> q(static_cast<size_t>(heads * kDim), 0.5f), out(q.size());
-  const auto qd = lowrank::TensorDesc::BHSD(1, heads, 1, kDim);
-  const auto kd = lowrank::TensorDesc::BHSD(1, heads, n, kDim);
-  lowrank::Options opt;
-  opt.num_threads = 1;
-  lowrank::Plan plan;
-  const lowrank::Status st = plan.Create(opt, qd, kd, kd, qd);
-  if (!st.ok()) {
-    state.SkipWithError(st.ToString().c_str());
-    return;
-  }
   LoopTimer timer;
-  for (auto _ : state) {
-    timer.Start();
-    (void)plan.Execute(q.data(), kv.k.data(), kv.v.data(), nullptr, out.data());
-    timer.Stop();
-    benchmark::DoNotOptimize(out.data());
+  double flops = 0;
+  if (TimeExact(state, isa, lowrank::TensorDesc::BHSD(1, heads, 1, kDim),
+                lowrank::TensorDesc::BHSD(1, heads, n, kDim), 1, q.data(), kv.k.data(),
+                kv.v.data(), out.data(), &timer, &flops)) {
+    Report(state, timer, flops, PeakByIsa()[isa], 1);
+    state.counters["KV_GBps"] = 2.0 * heads * n * kDim * sizeof(float) *
+                                static_cast<double>(state.iterations()) / timer.seconds() * 1e-9;
   }
-  Report(state, timer, plan.Flops(), PeakByIsa()[isa], 1);
-  state.counters["KV_GBps"] = 2.0 * heads * n * kDim * sizeof(float) *
-                              static_cast<double>(state.iterations()) / timer.seconds() * 1e-9;
-  (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
 }
 
 // Baseline (a): unfused oneDNN.

@@ -130,6 +130,9 @@ TEST(Cli, BadInputGivesClearErrors) {
   std::vector<float> q;
   WriteRandom(Temp("good.npy"), {2, 5, 4}, 5, &q);
   const std::string good = Temp("good.npy");
+  // A complete, valid command line; each case below adds one bad option.
+  const std::string base = "run --method exact --q " + good + " --k " + good + " --v " + good +
+                           " --out " + Temp("x.npy");
   struct Case {
     std::string args;
     int exit_code;
@@ -143,24 +146,12 @@ TEST(Cli, BadInputGivesClearErrors) {
       {"run --method exact --q /nonexistent.npy --k " + good + " --v " + good + " --out " +
            Temp("x.npy"),
        1, "cannot open"},
-      {"run --method exact --q " + good + " --k " + good + " --v " + good + " --out " +
-           Temp("x.npy") + " --isa avx9",
-       2, "unknown target name"},
-      {"run --method exact --q " + good + " --k " + good + " --v " + good + " --out " +
-           Temp("x.npy") + " --threads -3",
-       2, "--threads"},
-      {"run --method exact --q " + good + " --k " + good + " --v " + good + " --out " +
-           Temp("x.npy") + " --key-lengths 3,x",
-       2, "not a non-negative integer"},
-      {"run --method exact --q " + good + " --k " + good + " --v " + good + " --out " +
-           Temp("x.npy") + " --key-lengths 3,4",
-       1, "the batch has 1"},
-      {"run --method exact --q " + good + " --k " + good + " --v " + good + " --out " +
-           Temp("x.npy") + " --key-lengths 9",
-       1, "key_lengths[0] = 9"},
-      {"run --method exact --q " + good + " --k " + good + " --v " + good + " --out " +
-           Temp("x.npy") + " --bogus",
-       2, "unknown option '--bogus'"},
+      {base + " --isa avx9", 2, "unknown target name"},
+      {base + " --threads -3", 2, "--threads"},
+      {base + " --key-lengths 3,x", 2, "not a non-negative integer"},
+      {base + " --key-lengths 3,4", 1, "the batch has 1"},
+      {base + " --key-lengths 9", 1, "key_lengths[0] = 9"},
+      {base + " --bogus", 2, "unknown option '--bogus'"},
   };
   for (const Case& c : cases) {
     const Result r = RunCli(c.args);
