@@ -13,6 +13,11 @@
 //
 // Also exact_decode/<target>/...: one query row per head (decoding shapes).
 //
+// With --benchmark_repetitions, a `_min` aggregate is added beside mean and
+// median. Google Benchmark applies it to every counter, so in `_min` rows the
+// time is the fastest run but GFLOPs/peak_frac are the lowest: read rates
+// from the `_median` rows.
+//
 // Names: <impl>/<target>/n:<n>/heads:<h>/threads:<t>. Run a subset with
 // --benchmark_filter, e.g. 'n:4096/heads:1/threads:1$'.
 #include <omp.h>
