@@ -24,6 +24,17 @@ for preset in "${presets[@]}"; do
 done
 
 status=0
+# The installed package: headers, library, CMake package and pkg-config files,
+# used by a separate consumer project (one C and one C++ program).
+echo "=== install + consumer project"
+rm -rf build/install build/consumer
+cmake --install build/release --prefix build/install >/dev/null
+cmake -S examples/consumer -B build/consumer -G Ninja \
+  -DCMAKE_PREFIX_PATH="$PWD/build/install" >/dev/null
+cmake --build build/consumer
+LD_LIBRARY_PATH="$PWD/build/install/lib" build/consumer/c_consumer || status=1
+LD_LIBRARY_PATH="$PWD/build/install/lib" build/consumer/cpp_consumer || status=1
+
 for preset in "${presets[@]}"; do
   echo "=== tests: $preset"
   ctest --preset "$preset" -j "$jobs" --timeout 1800 || status=1
