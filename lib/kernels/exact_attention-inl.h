@@ -333,8 +333,11 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
   std::fill(lrow, lrow + qcols, 0.0f);
 
   const bool k_in_place = a.k_strides.dim == 1;
-  // V is packed per block into contiguous panels: read in place, its rows
-  // (a multiple of 4 lines apart for d_v = 64) alias in L1 like S^T's.
+  // V is packed per block into contiguous, aligned panels. Read in place, a
+  // panel narrower than a row makes the rows (a multiple of 4 lines apart for
+  // d_v = 64) alias in L1 like S^T's (4% slower on AVX2), and even whole
+  // rows (d_v = 64 on AVX-512) were 7% slower: callers' rows are rarely
+  // 64-byte aligned, so every 64-byte load splits across two lines.
   const bool v_in_place = false;
   const auto neg_inf = hn::Set(d, -std::numeric_limits<float>::infinity());
 
