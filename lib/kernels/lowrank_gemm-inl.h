@@ -1,0 +1,123 @@
+// Per-target tiled GEMMs for low-rank attention (re-included per target).
+// See lowrank_gemm.h for the contract.
+//
+// GemmAtB reduces over n in blocks of kGemmKc rows: each block of B is packed
+// once into panels (kc x nr, contiguous, aligned) and reused by every 6-column
+// strip of A, whose columns are read in place as the broadcast operand
+// (ARead::kColumns); C accumulates in a small r x d buffer. kc = 256 keeps a
+// packed B panel (256 x 16 floats = 16 KiB on AVX2) and the A strip's lines
+// in L1. GemmAB packs B (r x d) once and streams the rows of A in strips of 6
+// (ARead::kRows). Edge strips and panels go through small buffers so the
+// tile kernel always runs on full tiles and never reads or writes past an
+// operand.
+#if defined(LOWRANK_LIB_KERNELS_LOWRANK_GEMM_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LOWRANK_LIB_KERNELS_LOWRANK_GEMM_INL_H_
+#undef LOWRANK_LIB_KERNELS_LOWRANK_GEMM_INL_H_
+#else
+#define LOWRANK_LIB_KERNELS_LOWRANK_GEMM_INL_H_
+#endif
+
+#include <stddef.h>
+
+#include <algorithm>
+
+#include "hwy/highway.h"
+#include "kernels/gemm_tile-inl.h"
+#include "kernels/lowrank_gemm.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lowrank {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
+  const hn::ScalableTag<float> d;
+  const size_t nr = TileCols(d);
+  const AtBLayout lay = MakeAtBLayout(nr, g.r, g.d);
+  float* HWY_RESTRICT bp = g.workspace + lay.bp;
+  float* HWY_RESTRICT at = g.workspace + lay.at;
+  float* HWY_RESTRICT cbuf = g.workspace + lay.cbuf;
+  const size_t r6 = GemmRoundUp(g.r, kTileRows);
+  std::fill(cbuf, cbuf + r6 * lay.dv_pad, 0.0f);
+  for (size_t n0 = 0; n0 < g.n; n0 += kGemmKc) {
+    const size_t kb = std::min(kGemmKc, g.n - n0);
+    PackPanels(d, g.b + n0 * g.ldb, static_cast<int64_t>(g.ldb), 1, kb, g.d, bp);
+    for (size_t r0 = 0; r0 < g.r; r0 += kTileRows) {
+      const float* a = g.a + n0 * g.lda + r0;
+      size_t lda = g.lda;
+      if (r0 + kTileRows > g.r) {
+        // Tail strip: the last columns of A, zero-padded to 6.
+        const size_t cols = g.r - r0;
+        for (size_t k = 0; k < kb; ++k) {
+          for (size_t t = 0; t < kTileRows; ++t) {
+            at[k * kTileRows + t] = t < cols ? a[k * g.lda + t] : 0.0f;
+          }
+        }
+        a = at;
+        lda = kTileRows;
+      }
+      for (size_t p = 0; p < lay.dv_pad; p += nr) {
+        TileKernel<true, ARead::kColumns>(d, a, lda, bp + p * kb, nr, kb,
+                                          cbuf + r0 * lay.dv_pad + p, lay.dv_pad);
+      }
+    }
+  }
+  for (size_t i = 0; i < g.r; ++i) {
+    float* HWY_RESTRICT crow = g.c + i * g.ldc;
+    const float* HWY_RESTRICT src = cbuf + i * lay.dv_pad;
+    if (g.accumulate) {
+      for (size_t c = 0; c < g.d; ++c) crow[c] += src[c];
+    } else {
+      std::copy(src, src + g.d, crow);
+    }
+  }
+}
+
+HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
+  const hn::ScalableTag<float> d;
+  const size_t nr = TileCols(d);
+  const ABLayout lay = MakeABLayout(nr, g.r, g.d);
+  float* HWY_RESTRICT bp = g.workspace + lay.bp;
+  float* HWY_RESTRICT at = g.workspace + lay.at;
+  float* HWY_RESTRICT ct = g.workspace + lay.ct;
+  PackPanels(d, g.b, static_cast<int64_t>(g.ldb), 1, g.r, g.d, bp);
+  for (size_t i0 = 0; i0 < g.n; i0 += kTileRows) {
+    const size_t rows = std::min(kTileRows, g.n - i0);
+    const float* a = g.a + i0 * g.lda;
+    size_t lda = g.lda;
+    if (rows < kTileRows) {
+      // Tail strip: the last rows of A, zero rows below.
+      for (size_t t = 0; t < kTileRows; ++t) {
+        for (size_t k = 0; k < g.r; ++k) at[t * g.r + k] = t < rows ? a[t * g.lda + k] : 0.0f;
+      }
+      a = at;
+      lda = g.r;
+    }
+    for (size_t p = 0; p < lay.dv_pad; p += nr) {
+      const float* panel = bp + p * g.r;
+      float* c = g.c + i0 * g.ldc + p;
+      const size_t cols = std::min(nr, g.d - p);
+      if (rows == kTileRows && cols == nr) {
+        if (g.accumulate) {
+          TileKernel<true, ARead::kRows>(d, a, lda, panel, nr, g.r, c, g.ldc);
+        } else {
+          TileKernel<false, ARead::kRows>(d, a, lda, panel, nr, g.r, c, g.ldc);
+        }
+        continue;
+      }
+      // Edge tile through the buffer: only existing C entries are touched.
+      std::fill(ct, ct + kTileRows * nr, 0.0f);
+      if (g.accumulate) {
+        for (size_t t = 0; t < rows; ++t) std::copy(c + t * g.ldc, c + t * g.ldc + cols, ct + t * nr);
+      }
+      TileKernel<true, ARead::kRows>(d, a, lda, panel, nr, g.r, ct, nr);
+      for (size_t t = 0; t < rows; ++t) std::copy(ct + t * nr, ct + t * nr + cols, c + t * g.ldc);
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace lowrank
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard toggle

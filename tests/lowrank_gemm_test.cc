@@ -1,0 +1,100 @@
+// The tiled low-rank GEMMs against double precision, on every target, at
+// sizes around the 6-row strips, the panel widths (8, 16, 64 columns) and
+// the 256-row reduction blocks, with odd leading dimensions.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/lowrank_gemm.h"
+#include "per_isa.h"
+
+namespace lowrank_test {
+namespace {
+
+struct Aligned {
+  float* p = nullptr;
+  explicit Aligned(size_t floats) {
+    if (posix_memalign(reinterpret_cast<void**>(&p), lowrank::kGemmWorkspaceAlign,
+                       std::max<size_t>(1, floats) * sizeof(float)) != 0) {
+      p = nullptr;
+    }
+  }
+  ~Aligned() { std::free(p); }
+};
+
+// transpose_a: C = A^T B (A n x r, B n x d); else C = A B (A n x r, B r x d).
+void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate) {
+  SCOPED_TRACE(::testing::Message() << (transpose_a ? "AtB" : "AB") << " n " << n << " r " << r
+                                    << " d " << d << (accumulate ? " acc" : ""));
+  std::mt19937 rng(static_cast<unsigned>(n * 131 + r * 17 + d));
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const size_t lda = r + 3, ldb = d + 5, ldc = d + 1;  // odd padding
+  const size_t b_rows = transpose_a ? n : r;
+  const size_t c_rows = transpose_a ? r : n;
+  std::vector<float> a(n * lda), b(b_rows * ldb), c(c_rows * ldc);
+  for (float& x : a) x = dist(rng);
+  for (float& x : b) x = dist(rng);
+  for (float& x : c) x = dist(rng);
+  const std::vector<float> c0 = c;
+
+  const size_t ws_floats = transpose_a ? lowrank::GemmAtBWorkspaceFloats(r, d)
+                                       : lowrank::GemmABWorkspaceFloats(r, d);
+  Aligned ws(ws_floats);
+  ASSERT_NE(ws.p, nullptr);
+  lowrank::GemmArgs g{n, r, d, a.data(), lda, b.data(), ldb, c.data(), ldc, accumulate, ws.p};
+  if (transpose_a) {
+    lowrank::GemmAtB(g);
+  } else {
+    lowrank::GemmAB(g);
+  }
+
+  // Each entry is a K-term float dot product (K = n for A^T B, r for A B):
+  // |error| <= (K + 1) u sum_k |a_k b_k| (+ one more rounding with
+  // accumulate), u = 2^-24.
+  const double u = std::ldexp(1.0, -24);
+  const size_t K = transpose_a ? n : r;
+  double worst_ratio = 0.0;
+  for (size_t i = 0; i < c_rows; ++i) {
+    for (size_t col = 0; col < d; ++col) {
+      double want = accumulate ? c0[i * ldc + col] : 0.0, mag = std::fabs(want);
+      for (size_t k = 0; k < K; ++k) {
+        const double x = transpose_a ? a[k * lda + i] : a[i * lda + k];
+        const double y = b[k * ldb + col];
+        want += x * y;
+        mag += std::fabs(x * y);
+      }
+      const double tol = (static_cast<double>(K) + 2) * u * mag + 1e-30;
+      const double err = std::fabs(c[i * ldc + col] - want);
+      worst_ratio = std::max(worst_ratio, std::isnan(err) ? INFINITY : err / tol);
+    }
+    // Padding columns of C are untouched.
+    for (size_t col = d; col < ldc; ++col) ASSERT_EQ(c[i * ldc + col], c0[i * ldc + col]);
+  }
+  EXPECT_LE(worst_ratio, 1.0) << "worst error / bound";
+}
+
+class LowRankGemmTest : public PerIsaTest {};
+
+TEST_P(LowRankGemmTest, AtBEdgeShapes) {
+  for (size_t n : {1, 6, 7, 255, 256, 257, 1000}) {
+    for (size_t r : {1, 5, 6, 7, 64}) {
+      for (size_t d : {1, 15, 16, 17, 64, 80}) Check(true, n, r, d, n % 2 == 1);
+    }
+  }
+}
+
+TEST_P(LowRankGemmTest, ABEdgeShapes) {
+  for (size_t n : {1, 5, 6, 7, 12, 13, 100}) {
+    for (size_t r : {1, 7, 64, 65, 256}) {
+      for (size_t d : {1, 8, 15, 16, 17, 63, 64, 65, 80}) Check(false, n, r, d, d % 2 == 1);
+    }
+  }
+}
+
+LOWRANK_INSTANTIATE_PER_ISA(LowRankGemmTest);
+
+}  // namespace
+}  // namespace lowrank_test
