@@ -21,6 +21,7 @@
 
 #include <algorithm>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/gemm_tile-inl.h"
 #include "kernels/lowrank_gemm.h"
@@ -41,6 +42,15 @@ HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
   std::fill(cbuf, cbuf + r6 * lay.dv_pad, 0.0f);
   for (size_t n0 = 0; n0 < g.n; n0 += kGemmKc) {
     const size_t kb = std::min(kGemmKc, g.n - n0);
+    // Prefetch the next block of A (its rows are read column-wise, a pattern
+    // the hardware prefetchers pick up late when the data comes from DRAM).
+    if (n0 + kb < g.n) {
+      const size_t next = std::min(kGemmKc, g.n - n0 - kb);
+      for (size_t k = 0; k < next; ++k) {
+        const float* row = g.a + (n0 + kb + k) * g.lda;
+        for (size_t c = 0; c < g.r; c += 16) hwy::Prefetch(row + c);
+      }
+    }
     PackPanels(d, g.b + n0 * g.ldb, static_cast<int64_t>(g.ldb), 1, kb, g.d, bp);
     for (size_t r0 = 0; r0 < g.r; r0 += kTileRows) {
       const float* a = g.a + n0 * g.lda + r0;

@@ -29,7 +29,7 @@ struct GemmArgs {
 };
 
 constexpr size_t kGemmWorkspaceAlign = 256;
-constexpr size_t kGemmKc = 256;       // rows of n per packed B block (AtB)
+constexpr size_t kGemmKc = 64;       // rows of n per packed B block (AtB)
 constexpr size_t kGemmTileRows = 6;   // kTileRows of gemm_tile-inl.h
 
 inline size_t GemmRoundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }

@@ -1,0 +1,142 @@
+// The low-rank GEMMs (lib/kernels/lowrank_gemm.h) on every supported target,
+// side by side with oneDNN's dnnl_sgemm on the same shapes and data, one
+// thread: A^T B (r x n . n x d, the reductions over the sequence) and A B
+// (n x r . r x d, the tall-skinny products), d = 64.
+//
+// Names: <impl>/<AtB|AB>/<target>/n:<n>/r:<r>. GFLOPs and peak_frac (of the
+// same target's measured FMA peak; oneDNN rows use its own ISA's) counters.
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "kernels/lowrank_gemm.h"
+#include "lowrank/lowrank.hpp"
+#include "onednn/onednn.h"
+#include "perf/fma_peak.h"
+
+namespace {
+
+constexpr size_t kD = 64;
+std::map<lowrank_isa_t, double> g_peak;
+
+double OnednnPeak() {
+  const std::string isa = lowrank::onednn::EffectiveIsa();
+  lowrank_isa_t t = isa.rfind("avx512", 0) == 0 ? LOWRANK_ISA_AVX3
+                    : isa.rfind("avx2", 0) == 0 ? LOWRANK_ISA_AVX2
+                                                : LOWRANK_ISA_SSE4;
+  auto it = g_peak.find(t);
+  return it != g_peak.end() ? it->second : 1.0;
+}
+
+struct Data {
+  std::vector<float> a, b, c;
+  float* ws = nullptr;
+  Data(bool at, size_t n, size_t r) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    a.resize(n * r);
+    b.resize((at ? n : r) * kD);
+    c.resize((at ? r : n) * kD);
+    for (float& x : a) x = dist(rng);
+    for (float& x : b) x = dist(rng);
+    const size_t floats = at ? lowrank::GemmAtBWorkspaceFloats(r, kD)
+                             : lowrank::GemmABWorkspaceFloats(r, kD);
+    if (posix_memalign(reinterpret_cast<void**>(&ws), lowrank::kGemmWorkspaceAlign,
+                       floats * sizeof(float)) != 0) {
+      ws = nullptr;
+    }
+  }
+  ~Data() { std::free(ws); }
+};
+
+void Finish(benchmark::State& state, double seconds, double flops, double peak) {
+  const double gflops = flops * static_cast<double>(state.iterations()) / seconds * 1e-9;
+  state.counters["GFLOPs"] = gflops;
+  state.counters["peak_frac"] = gflops / peak;
+}
+
+void BM_Ours(benchmark::State& state, lowrank_isa_t isa, bool at, size_t n, size_t r) {
+  if (!lowrank::Isa::Force(isa).ok()) {
+    state.SkipWithError("target not supported");
+    return;
+  }
+  Data x(at, n, r);
+  lowrank::GemmArgs g{n, r, kD, x.a.data(), r, x.b.data(), kD, x.c.data(), kD, false, x.ws};
+  double seconds = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    at ? lowrank::GemmAtB(g) : lowrank::GemmAB(g);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    benchmark::DoNotOptimize(x.c.data());
+  }
+  Finish(state, seconds, 2.0 * n * r * kD, g_peak[isa]);
+  (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
+}
+
+void BM_Onednn(benchmark::State& state, bool at, size_t n, size_t r) {
+  Data x(at, n, r);
+  lowrank::onednn::SetThreads(1);
+  double seconds = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool ok =
+        at ? lowrank::onednn::Sgemm('T', 'N', r, kD, n, 1.0f, x.a.data(), r, x.b.data(), kD, 0.0f,
+                                    x.c.data(), kD)
+           : lowrank::onednn::Sgemm('N', 'N', n, kD, r, 1.0f, x.a.data(), r, x.b.data(), kD, 0.0f,
+                                    x.c.data(), kD);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!ok) {
+      state.SkipWithError("dnnl_sgemm failed");
+      return;
+    }
+    benchmark::DoNotOptimize(x.c.data());
+  }
+  Finish(state, seconds, 2.0 * n * r * kD, OnednnPeak());
+}
+
+void RegisterAll() {
+  for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
+    (void)lowrank::Isa::Force(isa);
+    g_peak[isa] = lowrank::MeasureFmaPeakGflops();
+  }
+  (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
+  benchmark::AddCustomContext("onednn", lowrank::onednn::Version() + " isa " +
+                                            lowrank::onednn::EffectiveIsa());
+  for (bool at : {true, false}) {
+    const std::string kind = at ? "AtB" : "AB";
+    for (size_t n : {1024, 4096, 16384, 65536}) {
+      for (size_t r : {64, 128, 256}) {
+        const std::string shape = "/n:" + std::to_string(n) + "/r:" + std::to_string(r);
+        for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
+          benchmark::RegisterBenchmark(
+              ("lowrank/" + kind + "/" + lowrank_isa_name(isa) + shape).c_str(),
+              [=](benchmark::State& s) { BM_Ours(s, isa, at, n, r); })
+              ->Unit(benchmark::kMicrosecond)
+              ->UseRealTime();
+        }
+        if (lowrank::onednn::Available()) {
+          benchmark::RegisterBenchmark(("onednn/" + kind + "/sgemm" + shape).c_str(),
+                                       [=](benchmark::State& s) { BM_Onednn(s, at, n, r); })
+              ->Unit(benchmark::kMicrosecond)
+              ->UseRealTime();
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  RegisterAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
