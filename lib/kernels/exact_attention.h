@@ -64,7 +64,7 @@ inline ExactLayout MakeExactLayout(size_t nr, size_t block_q, size_t block_k,
   auto round_up = [](size_t x, size_t m) { return (x + m - 1) / m * m; };
   ExactLayout l;
   // One extra 64-byte line per row: a row stride of a multiple of 4 lines
-  // (768 bytes for 192 queries) maps the strided column reads of the P V
+  // (1536 bytes for 384 queries) maps the strided column reads of the P V
   // step onto a quarter of the L1 sets and thrashes them. The pad is a
   // multiple of the vector length of every target (nr / 4 >= lanes).
   l.width = round_up(round_up(block_q, kRows), nr) + std::max<size_t>(16, nr / 4);
