@@ -148,7 +148,15 @@ LOWRANK_API lowrank_status_t lowrank_tensor_desc_init_bshd(
 /** Attention methods. */
 typedef enum lowrank_method {
   /** O = softmax(scale * Q K^T + mask) V, exact, blocked online softmax. */
-  LOWRANK_METHOD_EXACT = 0
+  LOWRANK_METHOD_EXACT = 0,
+  /** Generic low-rank factors: O = U (W^T V), computed right to left and
+   *  never forming U W^T. The q descriptor and data are U (rank r in the dim
+   *  axis), k are W (same r); masked keys (key_lengths) drop their rows of
+   *  W. With options.normalize: O = U (W^T V) / (U (W^T 1)), the denominator
+   *  guarded as R + 2e-6 where |R| <= 1e-6. scale must be 0 (unused).
+   *  Not yet supported: causal, and views whose dim stride is not 1
+   *  (LOWRANK_UNSUPPORTED). */
+  LOWRANK_METHOD_FACTORS = 1
 } lowrank_method_t;
 
 /** Options for a plan. Always call lowrank_options_init first: it sets
@@ -163,6 +171,8 @@ typedef struct lowrank_options {
   int32_t causal;
   /** Threads for execute; 0 = lowrank_hardware_threads(). */
   int32_t num_threads;
+  /** LOWRANK_METHOD_FACTORS: row-normalize the output (0 or 1). */
+  int32_t normalize;
 } lowrank_options_t;
 
 /** Sets the defaults: method exact, scale 0 (1/sqrt(d)), not causal,

@@ -100,6 +100,7 @@ lowrank_status_t lowrank_options_init(lowrank_options_t* options) {
   options->scale = 0.0f;
   options->causal = 0;
   options->num_threads = 0;
+  options->normalize = 0;
   return ClearError();
 }
 

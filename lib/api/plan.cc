@@ -11,6 +11,7 @@
 #include "api/validate.h"
 #include "dispatch/isa.h"
 #include "kernels/exact_attention.h"
+#include "kernels/factors.h"
 #include "runtime/thread_pool.h"
 
 namespace lowrank {
@@ -85,16 +86,33 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
   int32_t method = 0;
   static_assert(sizeof(method) == sizeof(options->method), "enum is int-sized");
   std::memcpy(&method, &options->method, sizeof(method));
-  if (method != LOWRANK_METHOD_EXACT) {
+  if (method != LOWRANK_METHOD_EXACT && method != LOWRANK_METHOD_FACTORS) {
     return Fail(LOWRANK_INVALID_ARGUMENT, "options: unknown method %d",
                 static_cast<int>(method));
   }
+  const bool factors = method == LOWRANK_METHOD_FACTORS;
   if (!std::isfinite(options->scale)) {
     return Fail(LOWRANK_INVALID_ARGUMENT, "options: scale must be finite");
   }
   if (options->causal != 0 && options->causal != 1) {
     return Fail(LOWRANK_INVALID_ARGUMENT, "options: causal must be 0 or 1, got %d",
                 static_cast<int>(options->causal));
+  }
+  if (options->normalize != 0 && options->normalize != 1) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "options: normalize must be 0 or 1, got %d",
+                static_cast<int>(options->normalize));
+  }
+  if (options->normalize && !factors) {
+    return Fail(LOWRANK_INVALID_ARGUMENT,
+                "options: normalize applies to the factors method only");
+  }
+  if (factors && options->scale != 0.0f) {
+    return Fail(LOWRANK_INVALID_ARGUMENT,
+                "options: scale must be 0 for the factors method (it has no logits)");
+  }
+  if (factors && options->causal) {
+    return Fail(LOWRANK_UNSUPPORTED,
+                "options: causal factors (prefix sums) are not implemented yet");
   }
   if (options->num_threads < 0 || options->num_threads > kMaxThreads) {
     return Fail(LOWRANK_INVALID_ARGUMENT,
@@ -112,7 +130,8 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     ~Owner() { delete p; }
   } owner{created};
   lowrank_plan& p = *created;
-  p.method = LOWRANK_METHOD_EXACT;
+  p.method = factors ? LOWRANK_METHOD_FACTORS : LOWRANK_METHOD_EXACT;
+  p.normalize = options->normalize != 0;
   if (lowrank_status_t st = CheckDesc("q", q, &p.q_span); st != LOWRANK_OK) return st;
   if (lowrank_status_t st = CheckDesc("k", k, &p.k_span); st != LOWRANK_OK) return st;
   if (lowrank_status_t st = CheckDesc("v", v, &p.v_span); st != LOWRANK_OK) return st;
@@ -165,6 +184,17 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
                 LOWRANK_MAX_HEAD_DIM);
   }
 
+  if (factors) {
+    const lowrank_tensor_desc_t* views[4] = {q, k, v, out};
+    static const char* const kNames[4] = {"u (q)", "w (k)", "v", "out"};
+    for (int i = 0; i < 4; ++i) {
+      if (views[i]->stride_dim != 1 && views[i]->dim > 1) {
+        return Fail(LOWRANK_UNSUPPORTED,
+                    "%s: the factors method needs a dim stride of 1 (got %lld)", kNames[i],
+                    static_cast<long long>(views[i]->stride_dim));
+      }
+    }
+  }
   p.scale = options->scale != 0.0f
                 ? options->scale
                 : static_cast<float>(1.0 / std::sqrt(static_cast<double>(q->dim)));
@@ -174,20 +204,39 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
   const size_t requested =
       options->num_threads == 0 ? static_cast<size_t>(HardwareThreads())
                                 : static_cast<size_t>(options->num_threads);
-  p.block_k = kBlockK;
-  p.block_q = ChooseBlockQ(batch_heads, q_len, requested,
-                           Lcm(kTileRows, ExactAttentionPanelWidth()));
-  const size_t chunks = batch_heads * ((q_len + p.block_q - 1) / p.block_q);
-  p.num_threads = std::max<size_t>(1, std::min(requested, chunks));
-  p.workspace_floats = ExactAttentionWorkspaceFloats(
-      p.block_q, p.block_k, static_cast<size_t>(q->dim), static_cast<size_t>(v->dim));
-  size_t bytes = 0;
-  if (MulOverflows(p.workspace_floats * sizeof(float), p.num_threads, &bytes)) {
-    return Fail(LOWRANK_INVALID_ARGUMENT, "workspace size overflows");
+  if (factors) {
+    const size_t rank = static_cast<size_t>(q->dim), d_v = static_cast<size_t>(v->dim);
+    const size_t batch = static_cast<size_t>(q->batch);
+    const size_t row_blocks = (q_len + kFactorsRowBlock - 1) / kFactorsRowBlock;
+    const size_t chunks = std::max(batch * static_cast<size_t>(k->heads), batch_heads * row_blocks);
+    p.num_threads = std::max<size_t>(1, std::min(requested, chunks));
+    p.workspace_floats =
+        FactorsWorkspaceFloats(batch, static_cast<size_t>(k->heads), rank, d_v, p.num_threads);
+    size_t bytes = 0;
+    if (MulOverflows(p.workspace_floats, sizeof(float), &bytes)) {
+      return Fail(LOWRANK_INVALID_ARGUMENT, "workspace size overflows");
+    }
+    p.workspace_bytes = bytes + kWorkspaceAlign;
+    p.flops = 2.0 * static_cast<double>(rank) * static_cast<double>(d_v) *
+              static_cast<double>(batch) *
+              (static_cast<double>(k->heads) * static_cast<double>(k->seq) +
+               static_cast<double>(q->heads) * static_cast<double>(q->seq));
+  } else {
+    p.block_k = kBlockK;
+    p.block_q = ChooseBlockQ(batch_heads, q_len, requested,
+                             Lcm(kTileRows, ExactAttentionPanelWidth()));
+    const size_t chunks = batch_heads * ((q_len + p.block_q - 1) / p.block_q);
+    p.num_threads = std::max<size_t>(1, std::min(requested, chunks));
+    p.workspace_floats = ExactAttentionWorkspaceFloats(
+        p.block_q, p.block_k, static_cast<size_t>(q->dim), static_cast<size_t>(v->dim));
+    size_t bytes = 0;
+    if (MulOverflows(p.workspace_floats * sizeof(float), p.num_threads, &bytes)) {
+      return Fail(LOWRANK_INVALID_ARGUMENT, "workspace size overflows");
+    }
+    p.workspace_bytes = bytes + kWorkspaceAlign;
+    p.flops = 2.0 * static_cast<double>(batch_heads) * static_cast<double>(q->seq) *
+              static_cast<double>(k->seq) * static_cast<double>(q->dim + v->dim);
   }
-  p.workspace_bytes = bytes + kWorkspaceAlign;
-  p.flops = 2.0 * static_cast<double>(batch_heads) * static_cast<double>(q->seq) *
-            static_cast<double>(k->seq) * static_cast<double>(q->dim + v->dim);
 
   *plan_out = owner.p;
   owner.p = nullptr;
@@ -253,6 +302,31 @@ lowrank_status_t ExecutePlan(lowrank_plan& p, const float* q,
     return Fail(LOWRANK_OUT_OF_MEMORY, "workspace: cannot allocate %zu bytes",
                 p.workspace_bytes);
   }
+  auto strides = [](const lowrank_tensor_desc_t& t) {
+    return Strides4{t.stride_batch, t.stride_head, t.stride_seq, t.stride_dim};
+  };
+  if (p.method == LOWRANK_METHOD_FACTORS) {
+    FactorsArgs f;
+    f.batch = static_cast<size_t>(p.q.batch);
+    f.q_heads = static_cast<size_t>(p.q.heads);
+    f.kv_heads = static_cast<size_t>(p.k.heads);
+    f.q_len = static_cast<size_t>(p.q.seq);
+    f.kv_len = static_cast<size_t>(p.k.seq);
+    f.rank = static_cast<size_t>(p.q.dim);
+    f.d_v = static_cast<size_t>(p.v.dim);
+    f.u = q, f.w = k, f.v = v, f.out = out;
+    f.u_strides = strides(p.q);
+    f.w_strides = strides(p.k);
+    f.v_strides = strides(p.v);
+    f.out_strides = strides(p.out);
+    f.key_lengths = key_lengths;
+    f.normalize = p.normalize;
+    f.num_threads = p.num_threads;
+    f.workspace = static_cast<float*>(raw);
+    Factors(f);
+    ReleaseWorkspace(p, raw);
+    return ClearError();
+  }
   ExactAttentionArgs a;
   a.batch = static_cast<size_t>(p.q.batch);
   a.q_heads = static_cast<size_t>(p.q.heads);
@@ -262,9 +336,6 @@ lowrank_status_t ExecutePlan(lowrank_plan& p, const float* q,
   a.d_qk = static_cast<size_t>(p.q.dim);
   a.d_v = static_cast<size_t>(p.v.dim);
   a.q = q, a.k = k, a.v = v, a.out = out;
-  auto strides = [](const lowrank_tensor_desc_t& t) {
-    return Strides4{t.stride_batch, t.stride_head, t.stride_seq, t.stride_dim};
-  };
   a.q_strides = strides(p.q);
   a.k_strides = strides(p.k);
   a.v_strides = strides(p.v);

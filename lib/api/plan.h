@@ -18,6 +18,7 @@ struct lowrank_plan {
   int64_t q_span, k_span, v_span, out_span;  // floats covered by each view
   float scale;                               // resolved
   bool causal;
+  bool normalize;                            // factors
   size_t num_threads;       // resolved, >= 1, at most the chunk count
   size_t block_q, block_k;  // exact kernel blocking
   size_t workspace_floats;  // per thread

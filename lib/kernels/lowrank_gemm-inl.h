@@ -36,7 +36,8 @@ namespace lowrank {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
+// inline: also included by factors-inl.h (one definition across TUs).
+inline HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
   const size_t nr = TileCols(d);
   const AtBLayout lay = MakeAtBLayout(nr, g.r, g.d);
@@ -88,7 +89,7 @@ HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
   }
 }
 
-HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
+inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
   const size_t nr = TileCols(d);
   const ABLayout lay = MakeABLayout(nr, g.r, g.d);

@@ -1,0 +1,28 @@
+// Dispatch for low-rank factors attention (factors-inl.h).
+#include "kernels/factors.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/factors.cc"
+#include "hwy/foreach_target.h"  // must come before highway.h
+#include "hwy/highway.h"
+#include "kernels/factors-inl.h"
+
+#if HWY_ONCE
+#include <algorithm>
+
+#include "kernels/lowrank_gemm.h"
+
+namespace lowrank {
+HWY_EXPORT(FactorsImpl);
+
+size_t FactorsWorkspaceFloats(size_t batch, size_t kv_heads, size_t rank, size_t d_v,
+                              size_t num_threads) {
+  const size_t shared =
+      batch * kv_heads * (GemmAlignFloats(rank * d_v) + GemmAlignFloats(rank));
+  const size_t gemm = std::max(GemmAtBWorkspaceFloats(rank, d_v), GemmABWorkspaceFloats(rank, d_v));
+  return shared + num_threads * gemm;
+}
+
+void Factors(const FactorsArgs& args) { HWY_DYNAMIC_DISPATCH(FactorsImpl)(args); }
+}  // namespace lowrank
+#endif  // HWY_ONCE

@@ -1,0 +1,41 @@
+// Generic low-rank attention from caller-given factors: O = U (W^T V), and
+// optionally O = U (W^T V) / (U (W^T 1)), computed right to left: W^T V and
+// W^T 1 once per (batch, key/value head), then U times them per query head.
+// Never forms U W^T. Extra memory: the r x d_v products of every (batch, kv
+// head) plus one GEMM workspace per thread, O(heads r d + threads r d).
+// The caller (lib/api) validated everything, including unit dim strides.
+#ifndef LOWRANK_LIB_KERNELS_FACTORS_H_
+#define LOWRANK_LIB_KERNELS_FACTORS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/exact_attention.h"  // Strides4
+
+namespace lowrank {
+
+struct FactorsArgs {
+  size_t batch, q_heads, kv_heads;
+  size_t q_len, kv_len, rank, d_v;
+  const float* u;  // [B, Hq, Nq, r]
+  const float* w;  // [B, Hkv, Nkv, r]
+  const float* v;  // [B, Hkv, Nkv, Dv]
+  float* out;      // [B, Hq, Nq, Dv]
+  Strides4 u_strides, w_strides, v_strides, out_strides;  // dim strides are 1
+  const int32_t* key_lengths;  // null: all keys valid
+  bool normalize;
+  size_t num_threads;
+  float* workspace;  // FactorsWorkspaceFloats, kGemmWorkspaceAlign-aligned
+};
+
+// Query rows per work chunk of the U (W^T V) phase.
+constexpr size_t kFactorsRowBlock = 256;
+
+size_t FactorsWorkspaceFloats(size_t batch, size_t kv_heads, size_t rank, size_t d_v,
+                              size_t num_threads);
+
+void Factors(const FactorsArgs& args);
+
+}  // namespace lowrank
+
+#endif  // LOWRANK_LIB_KERNELS_FACTORS_H_
