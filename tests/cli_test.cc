@@ -93,6 +93,36 @@ TEST(Cli, RunThreeDimensionalAndIsa) {
   EXPECT_EQ(o.shape, (std::vector<int64_t>{3, 10, 8}));
 }
 
+TEST(Cli, RunFactorsTwoDimensional) {
+  std::vector<float> u, w, v;
+  WriteRandom(Temp("u.npy"), {20, 6}, 11, &u);
+  WriteRandom(Temp("w.npy"), {30, 6}, 12, &w);
+  WriteRandom(Temp("v.npy"), {30, 5}, 13, &v);
+  const Result r = RunCli("run --method factors --u " + Temp("u.npy") + " --w " + Temp("w.npy") +
+                             " --v " + Temp("v.npy") + " --out " + Temp("o.npy"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  lowrank::NpyArray o;
+  std::string error;
+  ASSERT_TRUE(lowrank::ReadNpy(Temp("o.npy"), &o, &error)) << error;
+  ASSERT_EQ(o.shape, (std::vector<int64_t>{20, 5}));
+  for (int i = 0; i < 20; ++i) {
+    for (int c = 0; c < 5; ++c) {
+      double want = 0;
+      for (int k = 0; k < 6; ++k) {
+        double s = 0;
+        for (int j = 0; j < 30; ++j) s += static_cast<double>(w[j * 6 + k]) * v[j * 5 + c];
+        want += u[i * 6 + k] * s;
+      }
+      // 30 + 6 term float sums of terms below 1: (36 + 4) 2^-24 * 180 < 1e-3.
+      EXPECT_NEAR(o.data[static_cast<size_t>(i * 5 + c)], want, 1e-4);
+    }
+  }
+  const Result bad = RunCli("run --method factors --q " + Temp("u.npy") + " --w " + Temp("w.npy") +
+                               " --v " + Temp("v.npy") + " --out " + Temp("o.npy"));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("not --q/--k"), std::string::npos) << bad.output;
+}
+
 TEST(Cli, InfoAndDemoRun) {
   Result r = RunCli("info");
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -34,9 +34,12 @@ const char kUsage[] =
     "  run --method exact --q Q.npy --k K.npy --v V.npy --out O.npy\n"
     "      [--causal] [--key-lengths L0,L1,...] [--scale S] [--isa NAME]\n"
     "      [--threads T]\n"
+    "  run --method factors --u U.npy --w W.npy --v V.npy --out O.npy\n"
+    "      [--normalize] [--key-lengths ...] [--isa NAME] [--threads T]\n"
     "                           attention on .npy inputs (float32, C order,\n"
-    "                           shape [H,N,D] or [B,H,N,D]); O gets Q's leading\n"
-    "                           shape and V's last dimension\n"
+    "                           shape [N,D], [H,N,D] or [B,H,N,D]); O gets the\n"
+    "                           leading shape of Q (or U) and V's last dimension.\n"
+    "                           factors: O = U (W^T V), U [.., Nq, r], W [.., Nk, r]\n"
     "  help                     this text\n"
     "\n"
     "environment: LOWRANK_ISA=<target> forces a target for the process.\n";
@@ -265,12 +268,14 @@ struct Shape4 {
 };
 
 bool ToShape4(const lowrank::NpyArray& a, const char* name, Shape4* s, std::string* error) {
-  if (a.shape.size() == 3) {
+  if (a.shape.size() == 2) {
+    *s = {1, 1, a.shape[0], a.shape[1]};
+  } else if (a.shape.size() == 3) {
     *s = {1, a.shape[0], a.shape[1], a.shape[2]};
   } else if (a.shape.size() == 4) {
     *s = {a.shape[0], a.shape[1], a.shape[2], a.shape[3]};
   } else {
-    *error = std::string(name) + ": expected shape [H,N,D] or [B,H,N,D], got " +
+    *error = std::string(name) + ": expected shape [N,D], [H,N,D] or [B,H,N,D], got " +
              std::to_string(a.shape.size()) + " dimensions";
     return false;
   }
@@ -284,8 +289,8 @@ bool ToShape4(const lowrank::NpyArray& a, const char* name, Shape4* s, std::stri
 }
 
 int CmdRun(int argc, char** argv) {
-  std::string method, qpath, kpath, vpath, outpath, lengths_arg, isa_name;
-  bool causal = false;
+  std::string method, qpath, kpath, vpath, outpath, lengths_arg, isa_name, upath, wpath;
+  bool causal = false, normalize = false;
   long long threads = 0;
   float scale = 0.0f;
   for (int i = 0; i < argc; ++i) {
@@ -321,6 +326,12 @@ int CmdRun(int argc, char** argv) {
           !std::isfinite(scale)) {
         return UsageError("run: --scale needs a finite number");
       }
+    } else if (a == "--u") {
+      if (!value(&upath)) return UsageError("run: --u needs a file");
+    } else if (a == "--w") {
+      if (!value(&wpath)) return UsageError("run: --w needs a file");
+    } else if (a == "--normalize") {
+      normalize = true;
     } else if (a == "--causal") {
       causal = true;
     } else {
@@ -328,11 +339,24 @@ int CmdRun(int argc, char** argv) {
     }
   }
   if (method.empty()) return UsageError("run: --method is required");
-  if (method != "exact") {
-    return UsageError("run: unknown method '" + method + "' (available: exact)");
+  const bool factors = method == "factors";
+  if (method != "exact" && !factors) {
+    return UsageError("run: unknown method '" + method + "' (available: exact, factors)");
   }
-  if (qpath.empty() || kpath.empty() || vpath.empty() || outpath.empty()) {
-    return UsageError("run: --q, --k, --v and --out are required");
+  if (factors) {
+    // U and W take the places of Q and K (see LOWRANK_METHOD_FACTORS).
+    if (!qpath.empty() || !kpath.empty()) return UsageError("run: factors takes --u and --w, not --q/--k");
+    if (upath.empty() || wpath.empty() || vpath.empty() || outpath.empty()) {
+      return UsageError("run: --u, --w, --v and --out are required for factors");
+    }
+    qpath = upath, kpath = wpath;
+  } else {
+    if (!upath.empty() || !wpath.empty() || normalize) {
+      return UsageError("run: --u, --w and --normalize belong to --method factors");
+    }
+    if (qpath.empty() || kpath.empty() || vpath.empty() || outpath.empty()) {
+      return UsageError("run: --q, --k, --v and --out are required");
+    }
   }
   if (!isa_name.empty()) {
     lowrank_isa_t isa;
@@ -353,7 +377,7 @@ int CmdRun(int argc, char** argv) {
     return RuntimeError(error);
   }
   if (q.shape.size() != k.shape.size() || q.shape.size() != v.shape.size()) {
-    return RuntimeError("q, k and v must all be [H,N,D] or all be [B,H,N,D]");
+    return RuntimeError("all inputs must have the same number of dimensions");
   }
   std::vector<int32_t> lengths;
   if (!lengths_arg.empty()) {
@@ -376,6 +400,8 @@ int CmdRun(int argc, char** argv) {
     }
   }
   lowrank::Options opt;
+  opt.method = factors ? LOWRANK_METHOD_FACTORS : LOWRANK_METHOD_EXACT;
+  opt.normalize = normalize ? 1 : 0;
   opt.causal = causal ? 1 : 0;
   opt.num_threads = static_cast<int32_t>(threads);
   opt.scale = scale;
