@@ -16,7 +16,7 @@ namespace {
 
 struct FactorsCase {
   int64_t batch = 1, q_heads = 1, kv_heads = 1, q_len = 1, kv_len = 1, rank = 1, d_v = 1;
-  bool normalize = false, padded = false, bshd = false;
+  bool normalize = false, padded = false, bshd = false, causal = false;
   int threads = 1;
 };
 
@@ -29,6 +29,7 @@ void RunFactors(const FactorsCase& c) {
                                     << " Nq" << c.q_len << " Nkv" << c.kv_len << " r" << c.rank
                                     << " dv" << c.d_v << (c.normalize ? " norm" : "")
                                     << (c.padded ? " padded" : "") << (c.bshd ? " bshd" : "")
+                                    << (c.causal ? " causal" : "")
                                     << " T" << c.threads);
   std::mt19937 rng(static_cast<unsigned>(c.q_len * 7 + c.kv_len * 13 + c.rank));
   // Normalized factors are nonnegative in practice (feature maps).
@@ -52,6 +53,7 @@ void RunFactors(const FactorsCase& c) {
   lowrank::Options opt;
   opt.method = LOWRANK_METHOD_FACTORS;
   opt.normalize = c.normalize ? 1 : 0;
+  opt.causal = c.causal ? 1 : 0;
   opt.num_threads = c.threads;
   lowrank::Plan plan;
   lowrank::Status st = plan.Create(opt, ud, wd, vd, od);
@@ -64,6 +66,54 @@ void RunFactors(const FactorsCase& c) {
   // normalized output adds the same relative error of the denominator.
   const double unit = std::ldexp(1.0, -24);
   double worst = 0.0;
+  // One output against its double value and bound (see above).
+  auto check = [&](double num, double mag, double den, double den_abs, double steps, float got) {
+    double want = num, tol = steps * mag;
+    if (c.normalize) {
+      if (std::fabs(den) <= 1e-6) den += 2e-6;
+      want /= den;
+      tol = tol / std::fabs(den) + std::fabs(want) * steps * den_abs / std::fabs(den);
+    }
+    const double ratio = std::fabs(got - want) / (tol + 1e-30);
+    worst = std::max(worst, std::isnan(got) ? INFINITY : ratio);
+  };
+  if (c.causal) {
+    // Row i: keys j < min(valid, i + 1 + Nkv - Nq). The prefix state is
+    // summed in pieces plus up to 16 row-by-row keys: the count of float
+    // additions per output stays below n + r + 36.
+    for (int64_t b = 0; b < c.batch; ++b) {
+      const int64_t valid = c.padded ? lengths[static_cast<size_t>(b)] : c.kv_len;
+      for (int64_t h = 0; h < c.q_heads; ++h) {
+        const int64_t hk = h * c.kv_heads / c.q_heads;
+        for (int64_t i = 0; i < c.q_len; ++i) {
+          const int64_t lim = std::max<int64_t>(0, std::min(valid, i + 1 + c.kv_len - c.q_len));
+          std::vector<double> num(static_cast<size_t>(c.d_v), 0.0), mag(num);
+          double den = 0, den_abs = 0;
+          for (int64_t j = 0; j < lim; ++j) {
+            double uw = 0, uw_abs = 0;
+            for (int64_t k = 0; k < c.rank; ++k) {
+              const double x = u[static_cast<size_t>(Offset(ud, b, h, i, k))];
+              const double y = w[static_cast<size_t>(Offset(wd, b, hk, j, k))];
+              uw += x * y, uw_abs += std::fabs(x * y);
+            }
+            den += uw, den_abs += uw_abs;
+            for (int64_t col = 0; col < c.d_v; ++col) {
+              const double vj = v[static_cast<size_t>(Offset(vd, b, hk, j, col))];
+              num[static_cast<size_t>(col)] += uw * vj;
+              mag[static_cast<size_t>(col)] += uw_abs * std::fabs(vj);
+            }
+          }
+          const double steps = static_cast<double>(lim + c.rank + 36) * unit;
+          for (int64_t col = 0; col < c.d_v; ++col) {
+            check(num[static_cast<size_t>(col)], mag[static_cast<size_t>(col)], den, den_abs, steps,
+                  o[static_cast<size_t>(Offset(od, b, h, i, col))]);
+          }
+        }
+      }
+    }
+    EXPECT_LE(worst, 1.0) << "worst error / bound";
+    return;
+  }
   for (int64_t b = 0; b < c.batch; ++b) {
     const int64_t n = c.padded ? lengths[static_cast<size_t>(b)] : c.kv_len;
     for (int64_t h = 0; h < c.q_heads; ++h) {
@@ -94,17 +144,9 @@ void RunFactors(const FactorsCase& c) {
           }
         }
         const double steps = static_cast<double>(n + c.rank + 4) * unit;
-        if (c.normalize && std::fabs(den) <= 1e-6) den += 2e-6;
         for (size_t col = 0; col < dv; ++col) {
-          double want = num[col];
-          double tol = steps * mag[col];
-          if (c.normalize) {
-            want /= den;
-            tol = tol / std::fabs(den) + std::fabs(want) * steps * den_abs / std::fabs(den);
-          }
-          const double got = o[static_cast<size_t>(Offset(od, b, h, i, static_cast<int64_t>(col)))];
-          const double ratio = std::fabs(got - want) / (tol + 1e-30);
-          worst = std::max(worst, std::isnan(got) ? INFINITY : ratio);
+          check(num[col], mag[col], den, den_abs, steps,
+                o[static_cast<size_t>(Offset(od, b, h, i, static_cast<int64_t>(col)))]);
         }
       }
     }
@@ -126,6 +168,22 @@ TEST_P(FactorsTest, AgainstReference) {
     FactorsCase c;
     c.q_len = n, c.kv_len = n, c.rank = 32, c.d_v = 24;
     RunFactors(c);
+  }
+}
+
+// Causal prefix sums: q_len <, = and > kv_len, chunk edges (16), padding,
+// normalization, GQA, threads.
+TEST_P(FactorsTest, Causal) {
+  for (auto [nq, nk] : {std::pair<int64_t, int64_t>{1, 1}, {15, 15}, {16, 16}, {17, 40},
+                        {100, 100}, {40, 17}, {300, 600}}) {
+    for (bool normalize : {false, true}) {
+      FactorsCase c;
+      c.batch = 3, c.q_heads = 2, c.kv_heads = 1;
+      c.q_len = nq, c.kv_len = nk, c.rank = 7, c.d_v = 17;
+      c.causal = true, c.normalize = normalize, c.padded = normalize;
+      c.threads = normalize ? 2 : 1;
+      RunFactors(c);
+    }
   }
 }
 
@@ -203,11 +261,6 @@ TEST(FactorsApi, RejectsWhatItDoesNotSupport) {
   EXPECT_EQ(st.code(), LOWRANK_INVALID_ARGUMENT);
   EXPECT_NE(st.message().find("scale must be 0"), std::string::npos) << st.message();
   opt.scale = 0.0f;
-  opt.causal = 1;
-  st = plan.Create(opt, u, u, v, v);
-  EXPECT_EQ(st.code(), LOWRANK_UNSUPPORTED);
-  EXPECT_NE(st.message().find("causal"), std::string::npos) << st.message();
-  opt.causal = 0;
   opt.normalize = 2;
   EXPECT_EQ(plan.Create(opt, u, u, v, v).code(), LOWRANK_INVALID_ARGUMENT);
   opt.normalize = 0;

@@ -35,7 +35,7 @@ const char kUsage[] =
     "      [--causal] [--key-lengths L0,L1,...] [--scale S] [--isa NAME]\n"
     "      [--threads T]\n"
     "  run --method factors --u U.npy --w W.npy --v V.npy --out O.npy\n"
-    "      [--normalize] [--key-lengths ...] [--isa NAME] [--threads T]\n"
+    "      [--normalize] [--causal] [--key-lengths ...] [--isa NAME] [--threads T]\n"
     "                           attention on .npy inputs (float32, C order,\n"
     "                           shape [N,D], [H,N,D] or [B,H,N,D]); O gets the\n"
     "                           leading shape of Q (or U) and V's last dimension.\n"

@@ -154,8 +154,9 @@ typedef enum lowrank_method {
    *  axis), k are W (same r); masked keys (key_lengths) drop their rows of
    *  W. With options.normalize: O = U (W^T V) / (U (W^T 1)), the denominator
    *  guarded as R + 2e-6 where |R| <= 1e-6. scale must be 0 (unused).
-   *  Not yet supported: causal, and views whose dim stride is not 1
-   *  (LOWRANK_UNSUPPORTED). */
+   *  causal: row i uses only keys j <= i + kv_len - q_len (running prefix
+   *  sums that never subtract). Not yet supported: views whose dim stride is
+   *  not 1 (LOWRANK_UNSUPPORTED). */
   LOWRANK_METHOD_FACTORS = 1
 } lowrank_method_t;
 

@@ -110,10 +110,6 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     return Fail(LOWRANK_INVALID_ARGUMENT,
                 "options: scale must be 0 for the factors method (it has no logits)");
   }
-  if (factors && options->causal) {
-    return Fail(LOWRANK_UNSUPPORTED,
-                "options: causal factors (prefix sums) are not implemented yet");
-  }
   if (options->num_threads < 0 || options->num_threads > kMaxThreads) {
     return Fail(LOWRANK_INVALID_ARGUMENT,
                 "options: num_threads = %d is out of range [0, %d]",
@@ -208,10 +204,13 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     const size_t rank = static_cast<size_t>(q->dim), d_v = static_cast<size_t>(v->dim);
     const size_t batch = static_cast<size_t>(q->batch);
     const size_t row_blocks = (q_len + kFactorsRowBlock - 1) / kFactorsRowBlock;
-    const size_t chunks = std::max(batch * static_cast<size_t>(k->heads), batch_heads * row_blocks);
+    const bool causal = options->causal != 0;
+    const size_t chunks =
+        causal ? batch_heads
+               : std::max(batch * static_cast<size_t>(k->heads), batch_heads * row_blocks);
     p.num_threads = std::max<size_t>(1, std::min(requested, chunks));
-    p.workspace_floats =
-        FactorsWorkspaceFloats(batch, static_cast<size_t>(k->heads), rank, d_v, p.num_threads);
+    p.workspace_floats = FactorsWorkspaceFloats(batch, static_cast<size_t>(k->heads), rank, d_v,
+                                                p.num_threads, causal);
     size_t bytes = 0;
     if (MulOverflows(p.workspace_floats, sizeof(float), &bytes)) {
       return Fail(LOWRANK_INVALID_ARGUMENT, "workspace size overflows");
@@ -321,6 +320,7 @@ lowrank_status_t ExecutePlan(lowrank_plan& p, const float* q,
     f.out_strides = strides(p.out);
     f.key_lengths = key_lengths;
     f.normalize = p.normalize;
+    f.causal = p.causal;
     f.num_threads = p.num_threads;
     f.workspace = static_cast<float*>(raw);
     Factors(f);

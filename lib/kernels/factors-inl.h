@@ -28,7 +28,114 @@ namespace hn = hwy::HWY_NAMESPACE;
 // |R| <= stab, stab = 1e-6 (keeps rows with no mass finite and 0).
 constexpr float kDenominatorStab = 1e-6f;
 
+// sum_k x[k] y[k] over n floats (vector part + scalar tail).
+template <class D>
+HWY_INLINE float Dot(D d, const float* HWY_RESTRICT x, const float* HWY_RESTRICT y, size_t n) {
+  const size_t N = hn::Lanes(d);
+  auto acc = hn::Zero(d);
+  size_t k = 0;
+  for (; k + N <= n; k += N) acc = hn::MulAdd(hn::LoadU(d, x + k), hn::LoadU(d, y + k), acc);
+  float s = hn::GetLane(hn::SumOfLanes(d, acc));
+  for (; k < n; ++k) s += x[k] * y[k];
+  return s;
+}
+
+// y[c] += alpha x[c] for c < n.
+template <class D>
+HWY_INLINE void Axpy(D d, float alpha, const float* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                     size_t n) {
+  const size_t N = hn::Lanes(d);
+  const auto va = hn::Set(d, alpha);
+  size_t c = 0;
+  for (; c + N <= n; c += N) hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + c), hn::LoadU(d, y + c)), d, y + c);
+  for (; c < n; ++c) y[c] += alpha * x[c];
+}
+
+// Causal factors for one (batch, query head): O_i = U_i S_i / (U_i z_i) with
+// S_i = sum_{j < lim_i} W_j^T V_j, z_i = sum_{j < lim_i} W_j, lim_i = min(valid,
+// i + 1 + Nkv - Nq). Rows go in chunks of kCausalChunk: the keys every row of
+// a chunk sees are added to the running (S, z) with GemmAtB (accumulate) and
+// applied with GemmAB; the few keys between the chunk's first and last limit
+// are added row by row. The state only ever accumulates: no subtraction of
+// prefix sums, so long sequences stay accurate in float.
+constexpr size_t kCausalChunk = 16;
+
+template <class D>
+HWY_INLINE void CausalFactorsHead(D d, const FactorsArgs& a, size_t b, size_t h, float* ws,
+                                  size_t gemm_floats) {
+  const size_t r = a.rank, dv = a.d_v;
+  float* s = ws;                                  // r x dv running W^T V
+  float* z = s + GemmAlignFloats(r * dv);         // r running W^T 1
+  float* den = z + GemmAlignFloats(r);            // kCausalChunk row denominators
+  float* gemm_ws = den + GemmAlignFloats(kCausalChunk);
+  (void)gemm_floats;
+  const size_t hk = h * a.kv_heads / a.q_heads;
+  const float* u = a.u + static_cast<int64_t>(b) * a.u_strides.batch +
+                   static_cast<int64_t>(h) * a.u_strides.head;
+  const float* w = a.w + static_cast<int64_t>(b) * a.w_strides.batch +
+                   static_cast<int64_t>(hk) * a.w_strides.head;
+  const float* v = a.v + static_cast<int64_t>(b) * a.v_strides.batch +
+                   static_cast<int64_t>(hk) * a.v_strides.head;
+  float* out = a.out + static_cast<int64_t>(b) * a.out_strides.batch +
+               static_cast<int64_t>(h) * a.out_strides.head;
+  const int64_t valid = a.key_lengths ? a.key_lengths[b] : static_cast<int64_t>(a.kv_len);
+  const int64_t offset = static_cast<int64_t>(a.kv_len) - static_cast<int64_t>(a.q_len);
+  auto limit = [&](size_t i) {
+    return static_cast<size_t>(std::max<int64_t>(0, std::min(valid, static_cast<int64_t>(i) + 1 + offset)));
+  };
+  std::fill(s, s + r * dv, 0.0f);
+  std::fill(z, z + r, 0.0f);
+  size_t done = 0;  // keys folded into (s, z)
+  for (size_t i0 = 0; i0 < a.q_len; i0 += kCausalChunk) {
+    const size_t rows = std::min(kCausalChunk, a.q_len - i0);
+    const size_t js = limit(i0);  // keys every row of the chunk sees
+    if (js > done) {
+      GemmArgs g{js - done, r, dv, w + static_cast<int64_t>(done) * a.w_strides.seq,
+                 static_cast<size_t>(a.w_strides.seq), v + static_cast<int64_t>(done) * a.v_strides.seq,
+                 static_cast<size_t>(a.v_strides.seq), s, dv, true, gemm_ws};
+      GemmAtBImpl(g);
+      if (a.normalize) {
+        for (size_t j = done; j < js; ++j) {
+          Axpy(d, 1.0f, w + static_cast<int64_t>(j) * a.w_strides.seq, z, r);
+        }
+      }
+      done = js;
+    }
+    const float* uc = u + static_cast<int64_t>(i0) * a.u_strides.seq;
+    float* oc = out + static_cast<int64_t>(i0) * a.out_strides.seq;
+    GemmArgs g{rows, r, dv, uc, static_cast<size_t>(a.u_strides.seq), s, dv, oc,
+               static_cast<size_t>(a.out_strides.seq), false, gemm_ws};
+    GemmABImpl(g);
+    for (size_t t = 0; t < rows; ++t) {
+      const float* urow = uc + static_cast<int64_t>(t) * a.u_strides.seq;
+      float* orow = oc + static_cast<int64_t>(t) * a.out_strides.seq;
+      den[t] = a.normalize ? Dot(d, urow, z, r) : 0.0f;
+      // Keys this row sees beyond the chunk's common prefix.
+      for (size_t j = js; j < limit(i0 + t); ++j) {
+        const float wu = Dot(d, urow, w + static_cast<int64_t>(j) * a.w_strides.seq, r);
+        den[t] += wu;
+        Axpy(d, wu, v + static_cast<int64_t>(j) * a.v_strides.seq, orow, dv);
+      }
+      if (a.normalize) {
+        float dd = den[t];
+        if (std::fabs(dd) <= kDenominatorStab) dd += 2.0f * kDenominatorStab;
+        const float inv = 1.0f / dd;
+        for (size_t c = 0; c < dv; ++c) orow[c] *= inv;
+      }
+    }
+  }
+}
+
 HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
+  if (a.causal) {
+    const hn::ScalableTag<float> d;
+    const size_t per_thread = CausalFactorsWorkspacePerThread(a.rank, a.d_v);
+    ParallelFor(a.batch * a.q_heads, a.num_threads, [&](size_t chunk, size_t slot) {
+      CausalFactorsHead(d, a, chunk / a.q_heads, chunk % a.q_heads,
+                        a.workspace + slot * per_thread, per_thread);
+    });
+    return;
+  }
   const size_t r = a.rank, dv = a.d_v;
   const size_t s_floats = GemmAlignFloats(r * dv);
   const size_t z_floats = GemmAlignFloats(r);

@@ -1,6 +1,7 @@
 // Generic low-rank attention from caller-given factors: O = U (W^T V), and
 // optionally O = U (W^T V) / (U (W^T 1)), computed right to left: W^T V and
 // W^T 1 once per (batch, key/value head), then U times them per query head.
+// Causal: running prefix states per (batch, query head), see factors-inl.h.
 // Never forms U W^T. Extra memory: the r x d_v products of every (batch, kv
 // head) plus one GEMM workspace per thread, O(heads r d + threads r d).
 // The caller (lib/api) validated everything, including unit dim strides.
@@ -24,6 +25,7 @@ struct FactorsArgs {
   Strides4 u_strides, w_strides, v_strides, out_strides;  // dim strides are 1
   const int32_t* key_lengths;  // null: all keys valid
   bool normalize;
+  bool causal;  // query i sees keys j <= i + kv_len - q_len (prefix sums)
   size_t num_threads;
   float* workspace;  // FactorsWorkspaceFloats, kGemmWorkspaceAlign-aligned
 };
@@ -31,8 +33,11 @@ struct FactorsArgs {
 // Query rows per work chunk of the U (W^T V) phase.
 constexpr size_t kFactorsRowBlock = 256;
 
+// Non-causal: shared (S, z) per (batch, kv head) plus a GEMM workspace per
+// thread. Causal: one running state and a GEMM workspace per thread.
 size_t FactorsWorkspaceFloats(size_t batch, size_t kv_heads, size_t rank, size_t d_v,
-                              size_t num_threads);
+                              size_t num_threads, bool causal);
+size_t CausalFactorsWorkspacePerThread(size_t rank, size_t d_v);
 
 void Factors(const FactorsArgs& args);
 
