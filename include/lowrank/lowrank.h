@@ -157,7 +157,13 @@ typedef enum lowrank_method {
    *  causal: row i uses only keys j <= i + kv_len - q_len (running prefix
    *  sums that never subtract). Not yet supported: views whose dim stride is
    *  not 1 (LOWRANK_UNSUPPORTED). */
-  LOWRANK_METHOD_FACTORS = 1
+  LOWRANK_METHOD_FACTORS = 1,
+  /** Linformer: O = softmax(scale Q (E_K K)^T) (E_V V), with projections
+   *  E_K, E_V of shape [proj_heads, proj_dim, proj_max_len] (see the options).
+   *  Keys beyond kv_len or masked by key_lengths are removed before the
+   *  projection (their columns of E count as zero). causal is rejected
+   *  (LOWRANK_UNSUPPORTED): E mixes future positions. */
+  LOWRANK_METHOD_LINFORMER = 2
 } lowrank_method_t;
 
 /** Options for a plan. Always call lowrank_options_init first: it sets
@@ -174,11 +180,40 @@ typedef struct lowrank_options {
   int32_t num_threads;
   /** LOWRANK_METHOD_FACTORS: row-normalize the output (0 or 1). */
   int32_t normalize;
+  /** LOWRANK_METHOD_LINFORMER: the projections, dense row-major float32
+   *  [proj_heads, proj_dim, proj_max_len] (proj_heads 1: shared by every
+   *  key/value head; or the number of key/value heads). proj_v NULL shares
+   *  E_K for values. Copied at plan creation. kv_len <= proj_max_len; a
+   *  shorter sequence uses the first kv_len columns. */
+  const float* proj_k;
+  const float* proj_v;
+  int64_t proj_heads;
+  int64_t proj_dim;
+  int64_t proj_max_len;
 } lowrank_options_t;
 
 /** Sets the defaults: method exact, scale 0 (1/sqrt(d)), not causal,
  *  num_threads 0 (all). */
 LOWRANK_API lowrank_status_t lowrank_options_init(lowrank_options_t* options);
+
+/** Initializations of Linformer projections (see lowrank_projection_init). */
+typedef enum lowrank_projection_init {
+  /** Xavier/Glorot uniform with gain 1/sqrt(2): U(-a, a),
+   *  a = sqrt(6 / (proj_dim + proj_max_len)) / sqrt(2) (fairseq). */
+  LOWRANK_PROJECTION_XAVIER_UNIFORM = 0,
+  /** U(-1/sqrt(proj_dim), 1/sqrt(proj_dim)). */
+  LOWRANK_PROJECTION_UNIFORM = 1,
+  /** Normal with mean 0 and standard deviation 0.02. */
+  LOWRANK_PROJECTION_NORMAL = 2
+} lowrank_projection_init_t;
+
+/** Fills out[heads * dim * max_len] with a seeded random projection. The
+ *  generator is lowrank's own (xoshiro256** seeded by splitmix64), so the
+ *  same seed gives the same matrix on every platform and build. */
+LOWRANK_API lowrank_status_t lowrank_projection_init(float* out, int64_t heads, int64_t dim,
+                                                     int64_t max_len,
+                                                     lowrank_projection_init_t kind,
+                                                     uint64_t seed);
 
 typedef struct lowrank_plan* lowrank_plan_t;
 

@@ -1,11 +1,15 @@
 // The C entry points of include/lowrank/lowrank.h. Every function here is a
 // boundary: nothing may throw out of it.
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 #include "api/error.h"
 #include "api/plan.h"
 #include "dispatch/isa.h"
 #include "lowrank/lowrank.h"
+#include "runtime/random.h"
 #include "runtime/thread_pool.h"
 
 using lowrank::ClearError;
@@ -145,5 +149,38 @@ lowrank_status_t lowrank_plan_flops(lowrank_plan_t plan, double* flops) {
 }
 
 void lowrank_plan_destroy(lowrank_plan_t plan) { delete plan; }
+
+lowrank_status_t lowrank_projection_init(float* out, int64_t heads, int64_t dim,
+                                         int64_t max_len, lowrank_projection_init_t kind,
+                                         uint64_t seed) {
+  if (out == nullptr) return Fail(LOWRANK_INVALID_ARGUMENT, "projection: out is null");
+  int64_t count = 0;
+  if (heads < 1 || dim < 1 || max_len < 1 || __builtin_mul_overflow(heads, dim, &count) ||
+      __builtin_mul_overflow(count, max_len, &count) ||
+      count > static_cast<int64_t>(PTRDIFF_MAX / sizeof(float))) {
+    return Fail(LOWRANK_INVALID_ARGUMENT,
+                "projection: sizes must be >= 1 and their product must fit in memory");
+  }
+  int32_t k = 0;
+  static_assert(sizeof(k) == sizeof(kind), "enum is int-sized");
+  std::memcpy(&k, &kind, sizeof(k));
+  if (k < LOWRANK_PROJECTION_XAVIER_UNIFORM || k > LOWRANK_PROJECTION_NORMAL) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "projection: unknown initialization %d", k);
+  }
+  lowrank::Rng rng(seed);
+  const double xavier = std::sqrt(6.0 / static_cast<double>(dim + max_len)) / std::sqrt(2.0);
+  const double uniform = 1.0 / std::sqrt(static_cast<double>(dim));
+  for (int64_t i = 0; i < count; ++i) {
+    double x;
+    if (k == LOWRANK_PROJECTION_NORMAL) {
+      x = 0.02 * rng.Normal();
+    } else {
+      const double a = k == LOWRANK_PROJECTION_XAVIER_UNIFORM ? xavier : uniform;
+      x = a * (2.0 * rng.Uniform() - 1.0);
+    }
+    out[i] = static_cast<float>(x);
+  }
+  return ClearError();
+}
 
 }  // extern "C"

@@ -6,12 +6,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "api/error.h"
 #include "api/validate.h"
 #include "dispatch/isa.h"
 #include "kernels/exact_attention.h"
 #include "kernels/factors.h"
+#include "kernels/linformer.h"
 #include "runtime/thread_pool.h"
 
 namespace lowrank {
@@ -86,11 +88,21 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
   int32_t method = 0;
   static_assert(sizeof(method) == sizeof(options->method), "enum is int-sized");
   std::memcpy(&method, &options->method, sizeof(method));
-  if (method != LOWRANK_METHOD_EXACT && method != LOWRANK_METHOD_FACTORS) {
+  if (method != LOWRANK_METHOD_EXACT && method != LOWRANK_METHOD_FACTORS &&
+      method != LOWRANK_METHOD_LINFORMER) {
     return Fail(LOWRANK_INVALID_ARGUMENT, "options: unknown method %d",
                 static_cast<int>(method));
   }
   const bool factors = method == LOWRANK_METHOD_FACTORS;
+  const bool linformer = method == LOWRANK_METHOD_LINFORMER;
+  if (!linformer && (options->proj_k != nullptr || options->proj_v != nullptr)) {
+    return Fail(LOWRANK_INVALID_ARGUMENT,
+                "options: proj_k/proj_v apply to the linformer method only");
+  }
+  if (linformer && options->causal) {
+    return Fail(LOWRANK_UNSUPPORTED,
+                "options: linformer cannot be causal (its projections mix future positions)");
+  }
   if (!std::isfinite(options->scale)) {
     return Fail(LOWRANK_INVALID_ARGUMENT, "options: scale must be finite");
   }
@@ -126,7 +138,8 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     ~Owner() { delete p; }
   } owner{created};
   lowrank_plan& p = *created;
-  p.method = factors ? LOWRANK_METHOD_FACTORS : LOWRANK_METHOD_EXACT;
+  p.method = factors ? LOWRANK_METHOD_FACTORS
+                     : (linformer ? LOWRANK_METHOD_LINFORMER : LOWRANK_METHOD_EXACT);
   p.normalize = options->normalize != 0;
   if (lowrank_status_t st = CheckDesc("q", q, &p.q_span); st != LOWRANK_OK) return st;
   if (lowrank_status_t st = CheckDesc("k", k, &p.k_span); st != LOWRANK_OK) return st;
@@ -180,6 +193,59 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
                 LOWRANK_MAX_HEAD_DIM);
   }
 
+  if (linformer) {
+    if (options->proj_k == nullptr) {
+      return Fail(LOWRANK_INVALID_ARGUMENT, "options: linformer needs proj_k");
+    }
+    if (options->proj_dim < 1 || options->proj_dim > LOWRANK_MAX_HEAD_DIM * 64 ||
+        options->proj_max_len < 1 || options->proj_max_len > kMaxExtent) {
+      return Fail(LOWRANK_INVALID_ARGUMENT,
+                  "options: proj_dim = %lld and proj_max_len = %lld must be >= 1 (proj_dim "
+                  "at most %d)",
+                  static_cast<long long>(options->proj_dim),
+                  static_cast<long long>(options->proj_max_len), LOWRANK_MAX_HEAD_DIM * 64);
+    }
+    if (options->proj_heads != 1 && options->proj_heads != k->heads) {
+      return Fail(LOWRANK_INVALID_ARGUMENT,
+                  "options: proj_heads = %lld must be 1 or the k/v head count %lld",
+                  static_cast<long long>(options->proj_heads), static_cast<long long>(k->heads));
+    }
+    if (k->seq > options->proj_max_len) {
+      return Fail(LOWRANK_INVALID_ARGUMENT,
+                  "k: %lld keys exceed the projections' proj_max_len %lld",
+                  static_cast<long long>(k->seq), static_cast<long long>(options->proj_max_len));
+    }
+    if ((k->stride_dim != 1 && k->dim > 1) || (v->stride_dim != 1 && v->dim > 1)) {
+      return Fail(LOWRANK_UNSUPPORTED, "k, v: linformer needs a dim stride of 1");
+    }
+    p.proj_heads = static_cast<size_t>(options->proj_heads);
+    p.proj_dim = static_cast<size_t>(options->proj_dim);
+    p.proj_max_len = static_cast<size_t>(options->proj_max_len);
+    size_t count = 0;
+    if (MulOverflows(p.proj_heads * p.proj_dim, p.proj_max_len, &count) ||
+        count > PTRDIFF_MAX / sizeof(float) / 2) {
+      return Fail(LOWRANK_INVALID_ARGUMENT, "options: projection size overflows");
+    }
+    // Transposed copies: position-major, so masked positions are trailing rows.
+    auto transpose = [&](const float* e, std::vector<float>* et) {
+      et->resize(count);
+      for (size_t h = 0; h < p.proj_heads; ++h) {
+        const float* src = e + h * p.proj_dim * p.proj_max_len;
+        float* dst = et->data() + h * p.proj_dim * p.proj_max_len;
+        for (size_t kk = 0; kk < p.proj_dim; ++kk) {
+          for (size_t j = 0; j < p.proj_max_len; ++j) dst[j * p.proj_dim + kk] = src[kk * p.proj_max_len + j];
+        }
+      }
+    };
+    try {
+      transpose(options->proj_k, &p.ekt);
+      if (options->proj_v != nullptr && options->proj_v != options->proj_k) {
+        transpose(options->proj_v, &p.evt);
+      }
+    } catch (const std::bad_alloc&) {
+      return Fail(LOWRANK_OUT_OF_MEMORY, "plan: cannot allocate the projections");
+    }
+  }
   if (factors) {
     const lowrank_tensor_desc_t* views[4] = {q, k, v, out};
     static const char* const kNames[4] = {"u (q)", "w (k)", "v", "out"};
@@ -221,6 +287,9 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
               (static_cast<double>(k->heads) * static_cast<double>(k->seq) +
                static_cast<double>(q->heads) * static_cast<double>(q->seq));
   } else {
+    // Exact attention, or Linformer's attention over proj_dim projected keys
+    // after its projections.
+    const size_t keys = linformer ? p.proj_dim : static_cast<size_t>(k->seq);
     p.block_k = kBlockK;
     p.block_q = ChooseBlockQ(batch_heads, q_len, requested,
                              Lcm(kTileRows, ExactAttentionPanelWidth()));
@@ -228,13 +297,32 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     p.num_threads = std::max<size_t>(1, std::min(requested, chunks));
     p.workspace_floats = ExactAttentionWorkspaceFloats(
         p.block_q, p.block_k, static_cast<size_t>(q->dim), static_cast<size_t>(v->dim));
+    size_t total = 0;
+    if (MulOverflows(p.workspace_floats, p.num_threads, &total)) {
+      return Fail(LOWRANK_INVALID_ARGUMENT, "workspace size overflows");
+    }
+    p.flops = 2.0 * static_cast<double>(batch_heads) * static_cast<double>(q->seq) *
+              static_cast<double>(keys) * static_cast<double>(q->dim + v->dim);
+    if (linformer) {
+      const size_t kv = static_cast<size_t>(k->batch * k->heads);
+      const size_t dq = static_cast<size_t>(q->dim), dv = static_cast<size_t>(v->dim);
+      p.proj_floats = kv * p.proj_dim * (dq + dv);
+      p.proj_floats = (p.proj_floats + 63) / 64 * 64;  // keeps what follows aligned
+      p.linformer_ws_floats = LinformerWorkspaceFloats(p.proj_dim, dq, dv);
+      size_t extra = 0;
+      if (MulOverflows(p.linformer_ws_floats, p.num_threads, &extra) ||
+          __builtin_add_overflow(total, extra, &total) ||
+          __builtin_add_overflow(total, p.proj_floats, &total)) {
+        return Fail(LOWRANK_INVALID_ARGUMENT, "workspace size overflows");
+      }
+      p.flops += 2.0 * static_cast<double>(kv) * static_cast<double>(k->seq) *
+                 static_cast<double>(p.proj_dim) * static_cast<double>(dq + dv);
+    }
     size_t bytes = 0;
-    if (MulOverflows(p.workspace_floats * sizeof(float), p.num_threads, &bytes)) {
+    if (MulOverflows(total, sizeof(float), &bytes)) {
       return Fail(LOWRANK_INVALID_ARGUMENT, "workspace size overflows");
     }
     p.workspace_bytes = bytes + kWorkspaceAlign;
-    p.flops = 2.0 * static_cast<double>(batch_heads) * static_cast<double>(q->seq) *
-              static_cast<double>(k->seq) * static_cast<double>(q->dim + v->dim);
   }
 
   *plan_out = owner.p;
@@ -348,6 +436,36 @@ lowrank_status_t ExecutePlan(lowrank_plan& p, const float* q,
   a.block_k = p.block_k;
   a.workspace = static_cast<float*>(raw);
   a.workspace_floats = p.workspace_floats;
+  if (p.method == LOWRANK_METHOD_LINFORMER) {
+    // Workspace: [K' | V' | projection GEMM space per thread | exact space].
+    float* base = static_cast<float*>(raw);
+    LinformerProjectArgs l;
+    l.batch = a.batch, l.kv_heads = a.kv_heads, l.kv_len = a.kv_len;
+    l.d_qk = a.d_qk, l.d_v = a.d_v;
+    l.proj_dim = p.proj_dim, l.proj_max_len = p.proj_max_len, l.proj_heads = p.proj_heads;
+    l.ekt = p.ekt.data();
+    l.evt = p.evt.empty() ? p.ekt.data() : p.evt.data();
+    l.k = k, l.v = v;
+    l.k_strides = a.k_strides, l.v_strides = a.v_strides;
+    l.key_lengths = key_lengths;
+    l.k_proj = base;
+    l.v_proj = base + a.batch * a.kv_heads * p.proj_dim * a.d_qk;
+    l.num_threads = p.num_threads;
+    l.workspace = base + p.proj_floats;
+    l.workspace_floats = p.linformer_ws_floats;
+    LinformerProject(l);
+    // Attention over the proj_dim projected keys: no mask left.
+    a.k = l.k_proj, a.v = l.v_proj;
+    a.kv_len = p.proj_dim;
+    a.k_strides = Strides4{static_cast<int64_t>(a.kv_heads * p.proj_dim * a.d_qk),
+                           static_cast<int64_t>(p.proj_dim * a.d_qk),
+                           static_cast<int64_t>(a.d_qk), 1};
+    a.v_strides = Strides4{static_cast<int64_t>(a.kv_heads * p.proj_dim * a.d_v),
+                           static_cast<int64_t>(p.proj_dim * a.d_v),
+                           static_cast<int64_t>(a.d_v), 1};
+    a.key_lengths = nullptr;
+    a.workspace = l.workspace + p.num_threads * p.linformer_ws_floats;
+  }
   ExactAttention(a);
   ReleaseWorkspace(p, raw);
   return ClearError();

@@ -19,6 +19,12 @@ struct lowrank_plan {
   float scale;                               // resolved
   bool causal;
   bool normalize;                            // factors
+  // Linformer: transposed projections [proj_heads, proj_max_len, proj_dim];
+  // evt empty when E_V = E_K.
+  std::vector<float> ekt, evt;
+  size_t proj_heads = 0, proj_dim = 0, proj_max_len = 0;
+  size_t proj_floats = 0;       // K' and V' buffers in the workspace
+  size_t linformer_ws_floats = 0;  // per thread, projections
   size_t num_threads;       // resolved, >= 1, at most the chunk count
   size_t block_q, block_k;  // exact kernel blocking
   size_t workspace_floats;  // per thread

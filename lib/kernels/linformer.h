@@ -1,0 +1,40 @@
+// Linformer's sequence projections: K' = E_K K and V' = E_V V per (batch,
+// key/value head), over the valid keys only (masked keys are removed before
+// projecting). The attention over the k projected keys then runs on the exact
+// kernel (lib/api/plan.cc composes the two).
+#ifndef LOWRANK_LIB_KERNELS_LINFORMER_H_
+#define LOWRANK_LIB_KERNELS_LINFORMER_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/exact_attention.h"  // Strides4
+
+namespace lowrank {
+
+struct LinformerProjectArgs {
+  size_t batch, kv_heads, kv_len, d_qk, d_v;
+  size_t proj_dim;       // k
+  size_t proj_max_len;   // n_max >= kv_len
+  size_t proj_heads;     // 1 (shared) or kv_heads
+  // Transposed projections, [proj_heads, proj_max_len, proj_dim] dense.
+  const float* ekt;
+  const float* evt;
+  const float* k;
+  const float* v;
+  Strides4 k_strides, v_strides;  // dim strides are 1
+  const int32_t* key_lengths;     // null: all kv_len keys valid
+  float* k_proj;  // [B, Hkv, k, d_qk] dense
+  float* v_proj;  // [B, Hkv, k, d_v] dense
+  size_t num_threads;
+  float* workspace;  // num_threads * LinformerWorkspaceFloats, aligned
+  size_t workspace_floats;  // per thread
+};
+
+size_t LinformerWorkspaceFloats(size_t proj_dim, size_t d_qk, size_t d_v);
+
+void LinformerProject(const LinformerProjectArgs& args);
+
+}  // namespace lowrank
+
+#endif  // LOWRANK_LIB_KERNELS_LINFORMER_H_
