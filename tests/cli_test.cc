@@ -123,6 +123,46 @@ TEST(Cli, RunFactorsTwoDimensional) {
   EXPECT_NE(bad.output.find("not --q/--k"), std::string::npos) << bad.output;
 }
 
+TEST(Cli, RunLinformer) {
+  std::vector<float> q;
+  WriteRandom(Temp("q.npy"), {2, 12, 8}, 21, &q);
+  const std::string io = " --q " + Temp("q.npy") + " --k " + Temp("q.npy") + " --v " + Temp("q.npy");
+  // Drawn projections: the same seed gives the same output.
+  for (const char* out : {"a.npy", "b.npy"}) {
+    const Result r = RunCli("run --method linformer" + io + " --out " + Temp(out) +
+                            " --proj-dim 5 --seed 9");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  lowrank::NpyArray a, b;
+  std::string error;
+  ASSERT_TRUE(lowrank::ReadNpy(Temp("a.npy"), &a, &error)) << error;
+  ASSERT_TRUE(lowrank::ReadNpy(Temp("b.npy"), &b, &error)) << error;
+  EXPECT_EQ(a.shape, (std::vector<int64_t>{2, 12, 8}));
+  EXPECT_EQ(a.data, b.data);
+  // An identity projection file: Linformer equals exact attention.
+  std::vector<float> eye(12 * 12, 0.0f);
+  for (int i = 0; i < 12; ++i) eye[static_cast<size_t>(i * 12 + i)] = 1.0f;
+  ASSERT_TRUE(lowrank::WriteNpy(Temp("eye.npy"), {12, 12}, eye.data(), &error)) << error;
+  Result r = RunCli("run --method linformer" + io + " --out " + Temp("l.npy") + " --proj-k " +
+                    Temp("eye.npy"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = RunCli("run --method exact" + io + " --out " + Temp("e.npy"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  lowrank::NpyArray l, e;
+  ASSERT_TRUE(lowrank::ReadNpy(Temp("l.npy"), &l, &error)) << error;
+  ASSERT_TRUE(lowrank::ReadNpy(Temp("e.npy"), &e, &error)) << error;
+  ASSERT_EQ(l.data.size(), e.data.size());
+  // Both are exact attention in float; 1e-6 covers their rounding at n = 12.
+  for (size_t i = 0; i < l.data.size(); ++i) EXPECT_NEAR(l.data[i], e.data[i], 1e-6) << i;
+  // Errors: neither or both projection sources, causal.
+  r = RunCli("run --method linformer" + io + " --out " + Temp("x.npy"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("either --proj-k"), std::string::npos) << r.output;
+  r = RunCli("run --method linformer" + io + " --out " + Temp("x.npy") + " --proj-dim 4 --causal");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("cannot be causal"), std::string::npos) << r.output;
+}
+
 TEST(Cli, InfoAndDemoRun) {
   Result r = RunCli("info");
   ASSERT_EQ(r.exit_code, 0) << r.output;

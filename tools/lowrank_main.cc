@@ -28,7 +28,7 @@ const char kUsage[] =
     "commands:\n"
     "  info [--json]            CPU, compiled and supported targets, the active\n"
     "                           one, oneDNN version, threads\n"
-    "  demo [--threads T]       exact attention on a built-in workload (batch 1,\n"
+    "  demo [--threads T]       every method on a built-in workload (batch 1,\n"
     "                           8 heads, n 2048, d 64) on every supported target:\n"
     "                           time, GFLOP/s, fraction of the FMA peak, error\n"
     "  run --method exact --q Q.npy --k K.npy --v V.npy --out O.npy\n"
@@ -36,6 +36,10 @@ const char kUsage[] =
     "      [--threads T]\n"
     "  run --method factors --u U.npy --w W.npy --v V.npy --out O.npy\n"
     "      [--normalize] [--causal] [--key-lengths ...] [--isa NAME] [--threads T]\n"
+    "  run --method linformer --q Q.npy --k K.npy --v V.npy --out O.npy\n"
+    "      (--proj-k E.npy [--proj-v F.npy] | --proj-dim K [--seed S]\n"
+    "       [--proj-init xavier|uniform|normal]) [--key-lengths ...] [...]\n"
+    "                           E, F: [k, n_max] or [H, k, n_max]\n"
     "                           attention on .npy inputs (float32, C order,\n"
     "                           shape [N,D], [H,N,D] or [B,H,N,D]); O gets the\n"
     "                           leading shape of Q (or U) and V's last dimension.\n"
@@ -198,7 +202,7 @@ int CmdDemo(int argc, char** argv) {
     }
   }
   const int64_t B = 1, H = 8, N = 2048, D = 64;
-  std::printf("lowrank demo: exact attention, batch %lld, heads %lld, n %lld, d %lld, %lld threads\n",
+  std::printf("lowrank demo: attention, batch %lld, heads %lld, n %lld, d %lld, %lld threads\n",
               static_cast<long long>(B), static_cast<long long>(H), static_cast<long long>(N),
               static_cast<long long>(D), threads);
   std::printf("cpu: %s; oneDNN %s\n\n", CpuModel().c_str(), lowrank::onednn::Version().c_str());
@@ -221,45 +225,86 @@ int CmdDemo(int argc, char** argv) {
     }
   }
 
-  std::printf("%-8s %-9s %7s %10s %9s %10s %12s\n", "method", "target", "threads", "time ms",
-              "GFLOP/s", "peak frac", "max abs err");
+  // Inputs of the low-rank methods: elu+1 features of Q and K as factors
+  // (the linear transformer, normalized), and seeded Linformer projections
+  // with k = 256 (untrained: its error shows what random E does).
+  const int64_t kProj = 256;
+  std::vector<float> fu(count), fw(count), proj(static_cast<size_t>(kProj * N));
+  auto elu1 = [](float x) { return x >= 0.0f ? x + 1.0f : std::exp(x); };
+  for (size_t i = 0; i < count; ++i) fu[i] = elu1(q[i]), fw[i] = elu1(k[i]);
+  if (lowrank_projection_init(proj.data(), 1, kProj, N, LOWRANK_PROJECTION_XAVIER_UNIFORM, 1) !=
+      LOWRANK_OK) {
+    return RuntimeError(lowrank_last_error());
+  }
+  std::vector<float> exact_out;  // the first target's exact output
+
+  std::printf("%-9s %-9s %7s %10s %9s %10s %12s\n", "method", "target", "threads", "time ms",
+              "GFLOP/s", "peak frac", "error");
   const auto desc = lowrank::TensorDesc::BHSD(B, H, N, D);
   for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
     if (!lowrank::Isa::Force(isa).ok()) continue;
     const double peak = lowrank::MeasureFmaPeakGflops();
-    lowrank::Options opt;
-    opt.num_threads = static_cast<int32_t>(threads);
-    lowrank::Plan plan;
-    lowrank::Status st = plan.Create(opt, desc, desc, desc, desc);
-    if (!st.ok()) return RuntimeError(st.ToString());
-    double best = 1e30, total = 0;
-    for (int rep = 0; rep < 5 && (rep < 2 || total < 1.0); ++rep) {
-      const auto t0 = std::chrono::steady_clock::now();
-      st = plan.Execute(q.data(), k.data(), v.data(), nullptr, o.data());
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (!st.ok()) return RuntimeError(st.ToString());
-      best = std::min(best, s);
-      total += s;
-    }
-    double err = 0;
-    for (int64_t h = 0; h < H; ++h) {
-      for (int64_t r = 0; r < kRowsChecked; ++r) {
-        const int64_t i = r * (N - 1) / (kRowsChecked - 1);
-        for (int64_t c = 0; c < D; ++c) {
-          err = std::max(err, std::fabs(o[static_cast<size_t>((h * N + i) * D + c)] -
-                                        ref[static_cast<size_t>((h * kRowsChecked + r) * D + c)]));
-        }
+    for (const char* method : {"exact", "factors", "linformer"}) {
+      lowrank::Options opt;
+      opt.num_threads = static_cast<int32_t>(threads);
+      const float* in_q = q.data();
+      const float* in_k = k.data();
+      if (std::strcmp(method, "factors") == 0) {
+        opt.method = LOWRANK_METHOD_FACTORS;
+        opt.normalize = 1;
+        in_q = fu.data(), in_k = fw.data();
+      } else if (std::strcmp(method, "linformer") == 0) {
+        opt.method = LOWRANK_METHOD_LINFORMER;
+        opt.proj_k = proj.data();
+        opt.proj_heads = 1, opt.proj_dim = kProj, opt.proj_max_len = N;
       }
+      lowrank::Plan plan;
+      lowrank::Status st = plan.Create(opt, desc, desc, desc, desc);
+      if (!st.ok()) return RuntimeError(st.ToString());
+      double best = 1e30, total = 0;
+      for (int rep = 0; rep < 5 && (rep < 2 || total < 1.0); ++rep) {
+        const auto t0 = std::chrono::steady_clock::now();
+        st = plan.Execute(in_q, in_k, v.data(), nullptr, o.data());
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (!st.ok()) return RuntimeError(st.ToString());
+        best = std::min(best, s);
+        total += s;
+      }
+      double err = 0;
+      if (std::strcmp(method, "exact") == 0) {
+        for (int64_t h = 0; h < H; ++h) {
+          for (int64_t r = 0; r < kRowsChecked; ++r) {
+            const int64_t i = r * (N - 1) / (kRowsChecked - 1);
+            for (int64_t c = 0; c < D; ++c) {
+              err = std::max(err, std::fabs(o[static_cast<size_t>((h * N + i) * D + c)] -
+                                            ref[static_cast<size_t>((h * kRowsChecked + r) * D + c)]));
+            }
+          }
+        }
+        if (exact_out.empty()) exact_out = o;
+      } else {
+        double diff = 0, norm = 0;
+        for (size_t i = 0; i < count; ++i) {
+          diff += (o[i] - exact_out[i]) * static_cast<double>(o[i] - exact_out[i]);
+          norm += static_cast<double>(exact_out[i]) * exact_out[i];
+        }
+        err = std::sqrt(diff / norm);
+      }
+      const double gflops = plan.Flops() / best * 1e-9;
+      std::printf("%-9s %-9s %7lld %10.2f %9.1f %10.2f %12.2e\n", method, lowrank_isa_name(isa),
+                  threads, best * 1e3, gflops, gflops / (peak * static_cast<double>(threads)), err);
     }
-    const double gflops = plan.Flops() / best * 1e-9;
-    std::printf("%-8s %-9s %7lld %10.2f %9.1f %10.2f %12.2e\n", "exact", lowrank_isa_name(isa),
-                threads, best * 1e3, gflops, gflops / (peak * static_cast<double>(threads)), err);
   }
   (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
-  std::printf("\npeak frac: GFLOP/s over the measured FMA peak of that target times the\n"
-              "thread count. max abs err: against a double-precision reference on %lld rows\n"
-              "per head.\n",
-              static_cast<long long>(kRowsChecked));
+  std::printf("\npeak frac: GFLOP/s (by each method's nominal count) over the measured FMA\n"
+              "peak of that target times the thread count (SCALAR's peak is one lane; plain\n"
+              "loops the compiler vectorizes can pass it).\n"
+              "error: exact, max abs error against a double-precision reference on %lld rows\n"
+              "per head; factors (elu+1 features of Q and K, normalized: the linear\n"
+              "transformer) and linformer (k = %lld, untrained seeded projections), relative\n"
+              "Frobenius distance to exact attention's output: both are different mechanisms\n"
+              "that need training, not approximations of softmax.\n",
+              static_cast<long long>(kRowsChecked), static_cast<long long>(kProj));
   return 0;
 }
 
@@ -290,6 +335,9 @@ bool ToShape4(const lowrank::NpyArray& a, const char* name, Shape4* s, std::stri
 
 int CmdRun(int argc, char** argv) {
   std::string method, qpath, kpath, vpath, outpath, lengths_arg, isa_name, upath, wpath;
+  std::string projk_path, projv_path, proj_init = "xavier";
+  long long proj_dim = 0, seed = 0;
+  bool have_seed = false;
   bool causal = false, normalize = false;
   long long threads = 0;
   float scale = 0.0f;
@@ -332,6 +380,23 @@ int CmdRun(int argc, char** argv) {
       if (!value(&wpath)) return UsageError("run: --w needs a file");
     } else if (a == "--normalize") {
       normalize = true;
+    } else if (a == "--proj-k") {
+      if (!value(&projk_path)) return UsageError("run: --proj-k needs a file");
+    } else if (a == "--proj-v") {
+      if (!value(&projv_path)) return UsageError("run: --proj-v needs a file");
+    } else if (a == "--proj-init") {
+      if (!value(&proj_init)) return UsageError("run: --proj-init needs xavier, uniform or normal");
+    } else if (a == "--proj-dim") {
+      std::string t;
+      if (!value(&t) || !ParseInt(t.c_str(), 1, 65536, &proj_dim)) {
+        return UsageError("run: --proj-dim needs an integer in [1, 65536]");
+      }
+    } else if (a == "--seed") {
+      std::string t;
+      if (!value(&t) || !ParseInt(t.c_str(), 0, INT64_MAX, &seed)) {
+        return UsageError("run: --seed needs a non-negative integer");
+      }
+      have_seed = true;
     } else if (a == "--causal") {
       causal = true;
     } else {
@@ -340,8 +405,19 @@ int CmdRun(int argc, char** argv) {
   }
   if (method.empty()) return UsageError("run: --method is required");
   const bool factors = method == "factors";
-  if (method != "exact" && !factors) {
-    return UsageError("run: unknown method '" + method + "' (available: exact, factors)");
+  const bool linformer = method == "linformer";
+  if (method != "exact" && !factors && !linformer) {
+    return UsageError("run: unknown method '" + method +
+                      "' (available: exact, factors, linformer)");
+  }
+  if (!linformer && (!projk_path.empty() || !projv_path.empty() || proj_dim || have_seed)) {
+    return UsageError("run: --proj-k, --proj-v, --proj-dim and --seed belong to --method linformer");
+  }
+  if (linformer && projk_path.empty() == (proj_dim == 0)) {
+    return UsageError("run: linformer needs either --proj-k E.npy or --proj-dim K (with --seed)");
+  }
+  if (linformer && !projv_path.empty() && projk_path.empty()) {
+    return UsageError("run: --proj-v needs --proj-k");
   }
   if (factors) {
     // U and W take the places of Q and K (see LOWRANK_METHOD_FACTORS).
@@ -399,8 +475,53 @@ int CmdRun(int argc, char** argv) {
                           " values, the batch has " + std::to_string(qs.b));
     }
   }
+  // Linformer projections: from files ([k, n_max] or [H, k, n_max]) or drawn.
+  lowrank::NpyArray ek, ev;
+  int64_t proj_heads = 1, proj_rows = 0, proj_cols = 0;
+  if (linformer) {
+    auto load = [&](const std::string& path, lowrank::NpyArray* e) -> bool {
+      if (!lowrank::ReadNpy(path, e, &error)) return false;
+      if (e->shape.size() == 2) e->shape.insert(e->shape.begin(), 1);
+      if (e->shape.size() != 3) {
+        error = path + ": a projection must be [k, n_max] or [H, k, n_max]";
+        return false;
+      }
+      return true;
+    };
+    if (!projk_path.empty()) {
+      if (!load(projk_path, &ek)) return RuntimeError(error);
+      if (!projv_path.empty()) {
+        if (!load(projv_path, &ev)) return RuntimeError(error);
+        if (ev.shape != ek.shape) return RuntimeError("--proj-v must have the shape of --proj-k");
+      }
+      proj_heads = ek.shape[0], proj_rows = ek.shape[1], proj_cols = ek.shape[2];
+    } else {
+      lowrank_projection_init_t kind;
+      if (proj_init == "xavier") {
+        kind = LOWRANK_PROJECTION_XAVIER_UNIFORM;
+      } else if (proj_init == "uniform") {
+        kind = LOWRANK_PROJECTION_UNIFORM;
+      } else if (proj_init == "normal") {
+        kind = LOWRANK_PROJECTION_NORMAL;
+      } else {
+        return UsageError("run: --proj-init must be xavier, uniform or normal");
+      }
+      proj_rows = proj_dim, proj_cols = ks.n;
+      ek.data.resize(static_cast<size_t>(proj_rows * proj_cols));
+      const lowrank::Status st = lowrank::Status::FromC(lowrank_projection_init(
+          ek.data.data(), 1, proj_rows, proj_cols, kind, static_cast<uint64_t>(seed)));
+      if (!st.ok()) return RuntimeError(st.ToString());
+    }
+  }
+
   lowrank::Options opt;
-  opt.method = factors ? LOWRANK_METHOD_FACTORS : LOWRANK_METHOD_EXACT;
+  opt.method = factors ? LOWRANK_METHOD_FACTORS
+                       : (linformer ? LOWRANK_METHOD_LINFORMER : LOWRANK_METHOD_EXACT);
+  if (linformer) {
+    opt.proj_k = ek.data.data();
+    opt.proj_v = ev.data.empty() ? nullptr : ev.data.data();
+    opt.proj_heads = proj_heads, opt.proj_dim = proj_rows, opt.proj_max_len = proj_cols;
+  }
   opt.normalize = normalize ? 1 : 0;
   opt.causal = causal ? 1 : 0;
   opt.num_threads = static_cast<int32_t>(threads);
