@@ -1,0 +1,121 @@
+// Low-rank methods beside exact attention, one run, same inputs, one thread:
+// factors (U = elu(Q)+1, W = elu(K)+1, normalized) at rank r and Linformer
+// (seeded projections) at k, for n in {1024, 4096, 16384, 65536}, d = 64,
+// every supported target. Rates by each method's nominal FLOP count.
+//
+// Names: <method>/<target>/n:<n>/r:<r> (exact: r:0). Exact at n = 65536 runs
+// about 10 s per iteration on AVX2; filter it out for quick runs.
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "lowrank/lowrank.hpp"
+#include "perf/fma_peak.h"
+
+namespace {
+
+constexpr int64_t kD = 64;
+std::map<lowrank_isa_t, double> g_peak;
+
+enum class Method { kExact, kFactors, kLinformer };
+
+void BM_Method(benchmark::State& state, lowrank_isa_t isa, Method method, int64_t n, int64_t r) {
+  if (!lowrank::Isa::Force(isa).ok()) {
+    state.SkipWithError("target not supported");
+    return;
+  }
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const size_t count = static_cast<size_t>(n * kD);
+  std::vector<float> q(count), k(count), v(count), o(count);
+  for (auto* x : {&q, &k, &v}) {
+    for (float& f : *x) f = dist(rng);
+  }
+  lowrank::Options opt;
+  opt.num_threads = 1;
+  std::vector<float> proj;
+  auto qd = lowrank::TensorDesc::BHSD(1, 1, n, kD);
+  auto kd = qd;
+  if (method == Method::kFactors) {
+    // U, W: n x r features, elu+1 of a random projection of Q and K.
+    opt.method = LOWRANK_METHOD_FACTORS;
+    opt.normalize = 1;
+    std::vector<float> u(static_cast<size_t>(n * r)), w(u.size());
+    for (auto* x : {&u, &w}) {
+      for (float& f : *x) {
+        const float g = dist(rng);
+        f = g >= 0 ? g + 1.0f : std::exp(g);
+      }
+    }
+    q.swap(u), k.swap(w);
+    qd = lowrank::TensorDesc::BHSD(1, 1, n, r), kd = qd;
+  } else if (method == Method::kLinformer) {
+    opt.method = LOWRANK_METHOD_LINFORMER;
+    proj.resize(static_cast<size_t>(r * n));
+    (void)lowrank_projection_init(proj.data(), 1, r, n, LOWRANK_PROJECTION_XAVIER_UNIFORM, 1);
+    opt.proj_k = proj.data();
+    opt.proj_heads = 1, opt.proj_dim = r, opt.proj_max_len = n;
+  }
+  const auto vd = lowrank::TensorDesc::BHSD(1, 1, n, kD);
+  lowrank::Plan plan;
+  const lowrank::Status st = plan.Create(opt, qd, kd, vd, vd);
+  if (!st.ok()) {
+    state.SkipWithError(st.ToString().c_str());
+    return;
+  }
+  double seconds = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    (void)plan.Execute(q.data(), k.data(), v.data(), nullptr, o.data());
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    benchmark::DoNotOptimize(o.data());
+  }
+  const double gflops = plan.Flops() * static_cast<double>(state.iterations()) / seconds * 1e-9;
+  state.counters["GFLOPs"] = gflops;
+  state.counters["peak_frac"] = gflops / g_peak[isa];
+  (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
+}
+
+void RegisterAll() {
+  for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
+    (void)lowrank::Isa::Force(isa);
+    g_peak[isa] = lowrank::MeasureFmaPeakGflops();
+  }
+  (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
+  for (int64_t n : {1024, 4096, 16384, 65536}) {
+    for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
+      const std::string tail = std::string(lowrank_isa_name(isa)) + "/n:" + std::to_string(n);
+      benchmark::RegisterBenchmark(("exact/" + tail + "/r:0").c_str(),
+                                   [=](benchmark::State& s) { BM_Method(s, isa, Method::kExact, n, 0); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+      for (int64_t r : {64, 128, 256}) {
+        benchmark::RegisterBenchmark(
+            ("factors/" + tail + "/r:" + std::to_string(r)).c_str(),
+            [=](benchmark::State& s) { BM_Method(s, isa, Method::kFactors, n, r); })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+        benchmark::RegisterBenchmark(
+            ("linformer/" + tail + "/r:" + std::to_string(r)).c_str(),
+            [=](benchmark::State& s) { BM_Method(s, isa, Method::kLinformer, n, r); })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  RegisterAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
