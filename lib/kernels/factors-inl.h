@@ -51,6 +51,16 @@ HWY_INLINE void Axpy(D d, float alpha, const float* HWY_RESTRICT x, float* HWY_R
   for (; c < n; ++c) y[c] += alpha * x[c];
 }
 
+// y[c] *= alpha for c < n.
+template <class D>
+HWY_INLINE void Scale(D d, float alpha, float* HWY_RESTRICT y, size_t n) {
+  const size_t N = hn::Lanes(d);
+  const auto va = hn::Set(d, alpha);
+  size_t c = 0;
+  for (; c + N <= n; c += N) hn::StoreU(hn::Mul(va, hn::LoadU(d, y + c)), d, y + c);
+  for (; c < n; ++c) y[c] *= alpha;
+}
+
 // Causal factors for one (batch, query head): O_i = U_i S_i / (U_i z_i) with
 // S_i = sum_{j < lim_i} W_j^T V_j, z_i = sum_{j < lim_i} W_j, lim_i = min(valid,
 // i + 1 + Nkv - Nq). Rows go in chunks of kCausalChunk: the keys every row of
@@ -119,8 +129,7 @@ HWY_INLINE void CausalFactorsHead(D d, const FactorsArgs& a, size_t b, size_t h,
       if (a.normalize) {
         float dd = den[t];
         if (std::fabs(dd) <= kDenominatorStab) dd += 2.0f * kDenominatorStab;
-        const float inv = 1.0f / dd;
-        for (size_t c = 0; c < dv; ++c) orow[c] *= inv;
+        Scale(d, 1.0f / dd, orow, dv);
       }
     }
   }
@@ -158,11 +167,9 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
                per_thread + slot * gemm_floats};
     GemmAtBImpl(g);
     if (a.normalize) {
+      const hn::ScalableTag<float> d;
       std::fill(z, z + r, 0.0f);
-      for (size_t j = 0; j < n; ++j) {
-        const float* row = w + static_cast<int64_t>(j) * a.w_strides.seq;
-        for (size_t k = 0; k < r; ++k) z[k] += row[k];
-      }
+      for (size_t j = 0; j < n; ++j) Axpy(d, 1.0f, w + static_cast<int64_t>(j) * a.w_strides.seq, z, r);
     }
   });
 
@@ -187,14 +194,12 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
                static_cast<size_t>(a.out_strides.seq), false, per_thread + slot * gemm_floats};
     GemmABImpl(g);
     if (a.normalize) {
+      const hn::ScalableTag<float> d;
       for (size_t i = 0; i < rows; ++i) {
-        const float* urow = u + static_cast<int64_t>(i) * a.u_strides.seq;
-        float den = 0.0f;
-        for (size_t k = 0; k < r; ++k) den += urow[k] * z[k];
+        float den = Dot(d, u + static_cast<int64_t>(i) * a.u_strides.seq, z, r);
         if (std::fabs(den) <= kDenominatorStab) den += 2.0f * kDenominatorStab;
-        const float inv = 1.0f / den;
         float* orow = out + static_cast<int64_t>(i) * a.out_strides.seq;
-        for (size_t c = 0; c < dv; ++c) orow[c] *= inv;
+        Scale(d, 1.0f / den, orow, dv);
       }
     }
   });
