@@ -100,6 +100,12 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
   for (size_t i0 = 0; i0 < g.n; i0 += kTileRows) {
     const size_t rows = std::min(kTileRows, g.n - i0);
     const float* a = g.a + i0 * g.lda;
+    // Prefetch the next strip of A: with large n it comes from DRAM, six
+    // streams the hardware prefetchers pick up late.
+    for (size_t t = 0; t < kTileRows && i0 + kTileRows + t < g.n; ++t) {
+      const float* next = a + (kTileRows + t) * g.lda;
+      for (size_t k = 0; k < g.r; k += 16) hwy::Prefetch(next + k);
+    }
     size_t lda = g.lda;
     if (rows < kTileRows) {
       // Tail strip: the last rows of A, zero rows below.
