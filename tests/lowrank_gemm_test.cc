@@ -31,7 +31,7 @@ void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate) {
                                     << " d " << d << (accumulate ? " acc" : ""));
   std::mt19937 rng(static_cast<unsigned>(n * 131 + r * 17 + d));
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  const size_t lda = r + 3, ldb = d + 5, ldc = d + 1;  // odd padding
+  const size_t lda = r + 3, ldb = d + 5, ldc = d + 1;  // padding
   const size_t b_rows = transpose_a ? n : r;
   const size_t c_rows = transpose_a ? r : n;
   std::vector<float> a(n * lda), b(b_rows * ldb), c(c_rows * ldc);
@@ -84,6 +84,8 @@ TEST_P(LowRankGemmTest, AtBEdgeShapes) {
       for (size_t d : {1, 15, 16, 17, 64, 80}) Check(true, n, r, d, n % 2 == 1);
     }
   }
+  // A 1 KiB row stride (r = 253 + 3 padding = 256) takes 32-row blocks.
+  for (size_t n : {31, 32, 33, 100}) Check(true, n, 253, 16, n % 2 == 0);
 }
 
 TEST_P(LowRankGemmTest, ABEdgeShapes) {

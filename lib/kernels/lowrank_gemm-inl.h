@@ -46,12 +46,16 @@ inline HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
   float* HWY_RESTRICT cbuf = g.workspace + lay.cbuf;
   const size_t r6 = GemmRoundUp(g.r, kTileRows);
   std::fill(cbuf, cbuf + r6 * lay.dv_pad, 0.0f);
-  for (size_t n0 = 0; n0 < g.n; n0 += kGemmKc) {
-    const size_t kb = std::min(kGemmKc, g.n - n0);
+  // Rows of A a multiple of 1 KiB apart (r = 256, 512, ...) share at most 4
+  // of the 64 L1 sets (48 lines at 12 ways): use blocks of 32 rows there.
+  // Other strides spread over 8 or more sets and keep 64-row blocks.
+  const size_t kc = (g.lda * sizeof(float)) % 1024 == 0 ? kGemmKc / 2 : kGemmKc;
+  for (size_t n0 = 0; n0 < g.n; n0 += kc) {
+    const size_t kb = std::min(kc, g.n - n0);
     // Prefetch the next block of A (its rows are read column-wise, a pattern
     // the hardware prefetchers pick up late when the data comes from DRAM).
     if (n0 + kb < g.n) {
-      const size_t next = std::min(kGemmKc, g.n - n0 - kb);
+      const size_t next = std::min(kc, g.n - n0 - kb);
       for (size_t k = 0; k < next; ++k) {
         const float* row = g.a + (n0 + kb + k) * g.lda;
         for (size_t c = 0; c < g.r; c += 16) hwy::Prefetch(row + c);
