@@ -11,29 +11,17 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/attention_io.h"
+
 namespace lowrank {
 
-// Element strides of a [batch, heads, seq, dim] view.
-struct Strides4 {
-  int64_t batch, head, seq, dim;
-};
-
-struct ExactAttentionArgs {
-  size_t batch, q_heads, kv_heads;
-  size_t q_len, kv_len, d_qk, d_v;
-  const float* q;
-  const float* k;
-  const float* v;
-  float* out;
-  Strides4 q_strides, k_strides, v_strides, out_strides;
-  const int32_t* key_lengths;  // null: all kv_len keys valid
-  float scale;                 // already resolved (never 0 here)
+struct ExactAttentionArgs : AttentionIo {
+  float scale;  // already resolved (never 0 here)
   bool causal;
-  size_t num_threads;
   size_t block_q;  // query rows per work chunk; multiple of 6
-  size_t block_k;  // keys per online-softmax step; multiple of 64
-  float* workspace;            // num_threads * workspace_floats, aligned
-  size_t workspace_floats;     // per thread, from ExactAttentionWorkspaceFloats
+  size_t block_k;  // keys per online-softmax step; multiple of 6
+  float* workspace;         // num_threads * workspace_floats, aligned
+  size_t workspace_floats;  // per thread, from ExactAttentionWorkspaceFloats
 };
 
 // Alignment of the workspace and of each region in it: the widest vector

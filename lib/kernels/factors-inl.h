@@ -73,17 +73,17 @@ constexpr size_t kCausalChunk = 16;
 template <class D>
 HWY_INLINE void CausalFactorsHead(D d, const FactorsArgs& a, size_t b, size_t h, float* ws,
                                   size_t gemm_floats) {
-  const size_t r = a.rank, dv = a.d_v;
+  const size_t r = a.d_qk, dv = a.d_v;
   float* s = ws;                                  // r x dv running W^T V
   float* z = s + GemmAlignFloats(r * dv);         // r running W^T 1
   float* den = z + GemmAlignFloats(r);            // kCausalChunk row denominators
   float* gemm_ws = den + GemmAlignFloats(kCausalChunk);
   (void)gemm_floats;
   const size_t hk = h * a.kv_heads / a.q_heads;
-  const float* u = a.u + static_cast<int64_t>(b) * a.u_strides.batch +
-                   static_cast<int64_t>(h) * a.u_strides.head;
-  const float* w = a.w + static_cast<int64_t>(b) * a.w_strides.batch +
-                   static_cast<int64_t>(hk) * a.w_strides.head;
+  const float* u = a.q + static_cast<int64_t>(b) * a.q_strides.batch +
+                   static_cast<int64_t>(h) * a.q_strides.head;
+  const float* w = a.k + static_cast<int64_t>(b) * a.k_strides.batch +
+                   static_cast<int64_t>(hk) * a.k_strides.head;
   const float* v = a.v + static_cast<int64_t>(b) * a.v_strides.batch +
                    static_cast<int64_t>(hk) * a.v_strides.head;
   float* out = a.out + static_cast<int64_t>(b) * a.out_strides.batch +
@@ -100,29 +100,29 @@ HWY_INLINE void CausalFactorsHead(D d, const FactorsArgs& a, size_t b, size_t h,
     const size_t rows = std::min(kCausalChunk, a.q_len - i0);
     const size_t js = limit(i0);  // keys every row of the chunk sees
     if (js > done) {
-      GemmArgs g{js - done, r, dv, w + static_cast<int64_t>(done) * a.w_strides.seq,
-                 static_cast<size_t>(a.w_strides.seq), v + static_cast<int64_t>(done) * a.v_strides.seq,
+      GemmArgs g{js - done, r, dv, w + static_cast<int64_t>(done) * a.k_strides.seq,
+                 static_cast<size_t>(a.k_strides.seq), v + static_cast<int64_t>(done) * a.v_strides.seq,
                  static_cast<size_t>(a.v_strides.seq), s, dv, true, gemm_ws};
       GemmAtBImpl(g);
       if (a.normalize) {
         for (size_t j = done; j < js; ++j) {
-          Axpy(d, 1.0f, w + static_cast<int64_t>(j) * a.w_strides.seq, z, r);
+          Axpy(d, 1.0f, w + static_cast<int64_t>(j) * a.k_strides.seq, z, r);
         }
       }
       done = js;
     }
-    const float* uc = u + static_cast<int64_t>(i0) * a.u_strides.seq;
+    const float* uc = u + static_cast<int64_t>(i0) * a.q_strides.seq;
     float* oc = out + static_cast<int64_t>(i0) * a.out_strides.seq;
-    GemmArgs g{rows, r, dv, uc, static_cast<size_t>(a.u_strides.seq), s, dv, oc,
+    GemmArgs g{rows, r, dv, uc, static_cast<size_t>(a.q_strides.seq), s, dv, oc,
                static_cast<size_t>(a.out_strides.seq), false, gemm_ws};
     GemmABImpl(g);
     for (size_t t = 0; t < rows; ++t) {
-      const float* urow = uc + static_cast<int64_t>(t) * a.u_strides.seq;
+      const float* urow = uc + static_cast<int64_t>(t) * a.q_strides.seq;
       float* orow = oc + static_cast<int64_t>(t) * a.out_strides.seq;
       den[t] = a.normalize ? Dot(d, urow, z, r) : 0.0f;
       // Keys this row sees beyond the chunk's common prefix.
       for (size_t j = js; j < limit(i0 + t); ++j) {
-        const float wu = Dot(d, urow, w + static_cast<int64_t>(j) * a.w_strides.seq, r);
+        const float wu = Dot(d, urow, w + static_cast<int64_t>(j) * a.k_strides.seq, r);
         den[t] += wu;
         Axpy(d, wu, v + static_cast<int64_t>(j) * a.v_strides.seq, orow, dv);
       }
@@ -138,14 +138,14 @@ HWY_INLINE void CausalFactorsHead(D d, const FactorsArgs& a, size_t b, size_t h,
 HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
   if (a.causal) {
     const hn::ScalableTag<float> d;
-    const size_t per_thread = CausalFactorsWorkspacePerThread(a.rank, a.d_v);
+    const size_t per_thread = CausalFactorsWorkspacePerThread(a.d_qk, a.d_v);
     ParallelFor(a.batch * a.q_heads, a.num_threads, [&](size_t chunk, size_t slot) {
       CausalFactorsHead(d, a, chunk / a.q_heads, chunk % a.q_heads,
                         a.workspace + slot * per_thread, per_thread);
     });
     return;
   }
-  const size_t r = a.rank, dv = a.d_v;
+  const size_t r = a.d_qk, dv = a.d_v;
   const size_t s_floats = GemmAlignFloats(r * dv);
   const size_t z_floats = GemmAlignFloats(r);
   float* shared = a.workspace;  // batch * kv_heads * (S, z)
@@ -158,18 +158,18 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
     float* s = shared + chunk * (s_floats + z_floats);
     float* z = s + s_floats;
     const size_t n = a.key_lengths ? static_cast<size_t>(a.key_lengths[b]) : a.kv_len;
-    const float* w = a.w + static_cast<int64_t>(b) * a.w_strides.batch +
-                     static_cast<int64_t>(h) * a.w_strides.head;
+    const float* w = a.k + static_cast<int64_t>(b) * a.k_strides.batch +
+                     static_cast<int64_t>(h) * a.k_strides.head;
     const float* v = a.v + static_cast<int64_t>(b) * a.v_strides.batch +
                      static_cast<int64_t>(h) * a.v_strides.head;
-    GemmArgs g{n, r, dv, w, static_cast<size_t>(a.w_strides.seq), v,
+    GemmArgs g{n, r, dv, w, static_cast<size_t>(a.k_strides.seq), v,
                static_cast<size_t>(a.v_strides.seq), s, dv, false,
                per_thread + slot * gemm_floats};
     GemmAtBImpl(g);
     if (a.normalize) {
       const hn::ScalableTag<float> d;
       std::fill(z, z + r, 0.0f);
-      for (size_t j = 0; j < n; ++j) Axpy(d, 1.0f, w + static_cast<int64_t>(j) * a.w_strides.seq, z, r);
+      for (size_t j = 0; j < n; ++j) Axpy(d, 1.0f, w + static_cast<int64_t>(j) * a.k_strides.seq, z, r);
     }
   });
 
@@ -184,19 +184,19 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
     const float* z = s + s_floats;
     const size_t i0 = rb * kFactorsRowBlock;
     const size_t rows = std::min(kFactorsRowBlock, a.q_len - i0);
-    const float* u = a.u + static_cast<int64_t>(b) * a.u_strides.batch +
-                     static_cast<int64_t>(h) * a.u_strides.head +
-                     static_cast<int64_t>(i0) * a.u_strides.seq;
+    const float* u = a.q + static_cast<int64_t>(b) * a.q_strides.batch +
+                     static_cast<int64_t>(h) * a.q_strides.head +
+                     static_cast<int64_t>(i0) * a.q_strides.seq;
     float* out = a.out + static_cast<int64_t>(b) * a.out_strides.batch +
                  static_cast<int64_t>(h) * a.out_strides.head +
                  static_cast<int64_t>(i0) * a.out_strides.seq;
-    GemmArgs g{rows, r, dv, u, static_cast<size_t>(a.u_strides.seq), s, dv, out,
+    GemmArgs g{rows, r, dv, u, static_cast<size_t>(a.q_strides.seq), s, dv, out,
                static_cast<size_t>(a.out_strides.seq), false, per_thread + slot * gemm_floats};
     GemmABImpl(g);
     if (a.normalize) {
       const hn::ScalableTag<float> d;
       for (size_t i = 0; i < rows; ++i) {
-        float den = Dot(d, u + static_cast<int64_t>(i) * a.u_strides.seq, z, r);
+        float den = Dot(d, u + static_cast<int64_t>(i) * a.q_strides.seq, z, r);
         if (std::fabs(den) <= kDenominatorStab) den += 2.0f * kDenominatorStab;
         float* orow = out + static_cast<int64_t>(i) * a.out_strides.seq;
         Scale(d, 1.0f / den, orow, dv);

@@ -11,22 +11,14 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/exact_attention.h"  // Strides4
+#include "kernels/attention_io.h"
 
 namespace lowrank {
 
-struct FactorsArgs {
-  size_t batch, q_heads, kv_heads;
-  size_t q_len, kv_len, rank, d_v;
-  const float* u;  // [B, Hq, Nq, r]
-  const float* w;  // [B, Hkv, Nkv, r]
-  const float* v;  // [B, Hkv, Nkv, Dv]
-  float* out;      // [B, Hq, Nq, Dv]
-  Strides4 u_strides, w_strides, v_strides, out_strides;  // dim strides are 1
-  const int32_t* key_lengths;  // null: all keys valid
+// q and k carry U and W (d_qk is the rank r); dim strides are 1.
+struct FactorsArgs : AttentionIo {
   bool normalize;
   bool causal;  // query i sees keys j <= i + kv_len - q_len (prefix sums)
-  size_t num_threads;
   float* workspace;  // FactorsWorkspaceFloats, kGemmWorkspaceAlign-aligned
 };
 

@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/exact_attention.h"  // Strides4
+#include "kernels/attention_io.h"  // Strides4
 
 namespace lowrank {
 
