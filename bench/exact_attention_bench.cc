@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "perf/fma_peak.h"
+#include "bench_util.h"
 #include "kernels/fast_exp.h"
 #include "lowrank/lowrank.hpp"
 #include "onednn/onednn.h"
@@ -41,11 +41,6 @@ namespace lowrank_bench {
 namespace {
 
 constexpr int64_t kDim = 64;
-
-std::map<lowrank_isa_t, double>& PeakByIsa() {
-  static std::map<lowrank_isa_t, double> peaks;
-  return peaks;
-}
 
 struct Inputs {
   std::vector<float> q, k, v;
@@ -88,22 +83,6 @@ void Report(benchmark::State& state, const LoopTimer& timer, double flops_per_it
   state.counters["peak_frac"] = gflops / (peak_per_core * threads);
 }
 
-// Peak of the target matching the ISA oneDNN's JIT uses (baselines).
-double OnednnPeak() {
-  const std::string isa = lowrank::onednn::EffectiveIsa();
-  auto peak_of = [](lowrank_isa_t t) {
-    auto it = PeakByIsa().find(t);
-    return it == PeakByIsa().end() ? 0.0 : it->second;
-  };
-  double p = 0.0;
-  if (isa.rfind("avx512", 0) == 0) p = peak_of(LOWRANK_ISA_AVX3);
-  else if (isa.rfind("avx2", 0) == 0) p = peak_of(LOWRANK_ISA_AVX2);
-  else if (isa == "sse41") p = peak_of(LOWRANK_ISA_SSE4);
-  if (p > 0.0) return p;
-  for (auto& [t, peak] : PeakByIsa()) p = std::max(p, peak);
-  return p;
-}
-
 // Times lowrank's exact attention on target `isa` for queries qd and keys /
 // values kd (same shape): plan once, execute in the timed loop. Returns false
 // (with the benchmark marked skipped) if the target or the plan fails.
@@ -143,7 +122,7 @@ void BM_Lowrank(benchmark::State& state, lowrank_isa_t isa, int64_t n, int64_t h
   double flops = 0;
   if (TimeExact(state, isa, desc, desc, threads, in.q.data(), in.k.data(), in.v.data(),
                 out.data(), &timer, &flops)) {
-    Report(state, timer, flops, PeakByIsa()[isa], threads);
+    Report(state, timer, flops, PeakOf(isa), threads);
   }
 }
 
@@ -157,7 +136,7 @@ void BM_LowrankDecode(benchmark::State& state, lowrank_isa_t isa, int64_t n, int
   if (TimeExact(state, isa, lowrank::TensorDesc::BHSD(1, heads, 1, kDim),
                 lowrank::TensorDesc::BHSD(1, heads, n, kDim), 1, q.data(), kv.k.data(),
                 kv.v.data(), out.data(), &timer, &flops)) {
-    Report(state, timer, flops, PeakByIsa()[isa], 1);
+    Report(state, timer, flops, PeakOf(isa), 1);
     state.counters["KV_GBps"] = 2.0 * heads * n * kDim * sizeof(float) *
                                 static_cast<double>(state.iterations()) / timer.seconds() * 1e-9;
   }
@@ -277,15 +256,6 @@ void RegisterAll() {
   const int all = lowrank_hardware_threads();
   std::vector<int> thread_counts = {1};
   if (all > 1) thread_counts.push_back(all);
-  for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
-    (void)lowrank::Isa::Force(isa);
-    PeakByIsa()[isa] = lowrank::MeasureFmaPeakGflops();
-    benchmark::AddCustomContext(std::string("fma_peak_gflops_per_core_") + lowrank_isa_name(isa),
-                                std::to_string(PeakByIsa()[isa]));
-  }
-  (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
-  benchmark::AddCustomContext("onednn", lowrank::onednn::Version() + " isa " +
-                                            lowrank::onednn::EffectiveIsa());
   for (int64_t n : {1024, 4096, 16384}) {
     for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
       benchmark::RegisterBenchmark((std::string("exact_decode/") + lowrank_isa_name(isa) +
@@ -331,10 +301,5 @@ void RegisterAll() {
 }  // namespace lowrank_bench
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  lowrank_bench::RegisterAll();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return lowrank_bench::Main(argc, argv, lowrank_bench::RegisterAll);
 }

@@ -17,22 +17,11 @@
 #include "kernels/lowrank_gemm.h"
 #include "lowrank/lowrank.hpp"
 #include "onednn/onednn.h"
-#include "perf/fma_peak.h"
+#include "bench_util.h"
 
 namespace {
 
 constexpr size_t kD = 64;
-std::map<lowrank_isa_t, double> g_peak;
-
-double OnednnPeak() {
-  const std::string isa = lowrank::onednn::EffectiveIsa();
-  lowrank_isa_t t = isa.rfind("avx512", 0) == 0 ? LOWRANK_ISA_AVX3
-                    : isa.rfind("avx2", 0) == 0 ? LOWRANK_ISA_AVX2
-                                                : LOWRANK_ISA_SSE4;
-  auto it = g_peak.find(t);
-  return it != g_peak.end() ? it->second : 1.0;
-}
-
 struct Data {
   std::vector<float> a, b, c;
   float* ws = nullptr;
@@ -74,7 +63,7 @@ void BM_Ours(benchmark::State& state, lowrank_isa_t isa, bool at, size_t n, size
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     benchmark::DoNotOptimize(x.c.data());
   }
-  Finish(state, seconds, 2.0 * n * r * kD, g_peak[isa]);
+  Finish(state, seconds, 2.0 * n * r * kD, lowrank_bench::PeakOf(isa));
   (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
 }
 
@@ -96,17 +85,10 @@ void BM_Onednn(benchmark::State& state, bool at, size_t n, size_t r) {
     }
     benchmark::DoNotOptimize(x.c.data());
   }
-  Finish(state, seconds, 2.0 * n * r * kD, OnednnPeak());
+  Finish(state, seconds, 2.0 * n * r * kD, lowrank_bench::OnednnPeak());
 }
 
 void RegisterAll() {
-  for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
-    (void)lowrank::Isa::Force(isa);
-    g_peak[isa] = lowrank::MeasureFmaPeakGflops();
-  }
-  (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
-  benchmark::AddCustomContext("onednn", lowrank::onednn::Version() + " isa " +
-                                            lowrank::onednn::EffectiveIsa());
   for (bool at : {true, false}) {
     const std::string kind = at ? "AtB" : "AB";
     for (size_t n : {1024, 4096, 16384, 65536}) {
@@ -132,11 +114,4 @@ void RegisterAll() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RegisterAll();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return lowrank_bench::Main(argc, argv, RegisterAll); }

@@ -14,12 +14,11 @@
 
 #include "benchmark/benchmark.h"
 #include "lowrank/lowrank.hpp"
-#include "perf/fma_peak.h"
+#include "bench_util.h"
 
 namespace {
 
 constexpr int64_t kD = 64;
-std::map<lowrank_isa_t, double> g_peak;
 
 enum class Method { kExact, kFactors, kLinformer };
 
@@ -76,16 +75,11 @@ void BM_Method(benchmark::State& state, lowrank_isa_t isa, Method method, int64_
   }
   const double gflops = plan.Flops() * static_cast<double>(state.iterations()) / seconds * 1e-9;
   state.counters["GFLOPs"] = gflops;
-  state.counters["peak_frac"] = gflops / g_peak[isa];
+  state.counters["peak_frac"] = gflops / lowrank_bench::PeakOf(isa);
   (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
 }
 
 void RegisterAll() {
-  for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
-    (void)lowrank::Isa::Force(isa);
-    g_peak[isa] = lowrank::MeasureFmaPeakGflops();
-  }
-  (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
   for (int64_t n : {1024, 4096, 16384, 65536}) {
     for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
       const std::string tail = std::string(lowrank_isa_name(isa)) + "/n:" + std::to_string(n);
@@ -111,11 +105,4 @@ void RegisterAll() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RegisterAll();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return lowrank_bench::Main(argc, argv, RegisterAll); }

@@ -1,0 +1,70 @@
+// Helpers shared by the benchmark programs: per-target FMA peaks measured
+// once per run, the peak matching oneDNN's ISA, and the common main().
+#ifndef LOWRANK_BENCH_BENCH_UTIL_H_
+#define LOWRANK_BENCH_BENCH_UTIL_H_
+
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include "benchmark/benchmark.h"
+#include "lowrank/lowrank.hpp"
+#include "onednn/onednn.h"
+#include "perf/fma_peak.h"
+
+namespace lowrank_bench {
+
+// GFLOP/s of one core per supported target, measured on first use and
+// recorded in the benchmark context.
+inline const std::map<lowrank_isa_t, double>& Peaks() {
+  static const std::map<lowrank_isa_t, double> peaks = [] {
+    std::map<lowrank_isa_t, double> m;
+    for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
+      (void)lowrank::Isa::Force(isa);
+      m[isa] = lowrank::MeasureFmaPeakGflops();
+      benchmark::AddCustomContext(std::string("fma_peak_gflops_per_core_") + lowrank_isa_name(isa),
+                                  std::to_string(m[isa]));
+    }
+    (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
+    benchmark::AddCustomContext("onednn", lowrank::onednn::Version() + " isa " +
+                                              lowrank::onednn::EffectiveIsa());
+    return m;
+  }();
+  return peaks;
+}
+
+inline double PeakOf(lowrank_isa_t isa) {
+  const auto it = Peaks().find(isa);
+  return it == Peaks().end() ? 0.0 : it->second;
+}
+
+// Peak of the target matching the ISA oneDNN's JIT uses (for baselines).
+inline double OnednnPeak() {
+  const std::string isa = lowrank::onednn::EffectiveIsa();
+  double p = 0.0;
+  if (isa.rfind("avx512", 0) == 0) {
+    p = PeakOf(LOWRANK_ISA_AVX3);
+  } else if (isa.rfind("avx2", 0) == 0) {
+    p = PeakOf(LOWRANK_ISA_AVX2);
+  } else if (isa == "sse41") {
+    p = PeakOf(LOWRANK_ISA_SSE4);
+  }
+  if (p > 0.0) return p;
+  for (const auto& [t, peak] : Peaks()) p = std::max(p, peak);
+  return p;
+}
+
+// main() of every benchmark program: register, then run.
+inline int Main(int argc, char** argv, void (*register_all)()) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  Peaks();
+  register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
+}  // namespace lowrank_bench
+
+#endif  // LOWRANK_BENCH_BENCH_UTIL_H_
