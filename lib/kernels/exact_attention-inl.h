@@ -45,6 +45,7 @@
 #include "kernels/exact_attention.h"
 #include "kernels/fast_exp-inl.h"
 #include "kernels/gemm_tile-inl.h"
+#include "kernels/vector_ops-inl.h"
 #include "runtime/thread_pool.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -147,18 +148,12 @@ HWY_INLINE void RowChunk(D d, const ExactAttentionArgs& a, const ExactLayout& la
   float* HWY_RESTRICT qs = ws + lay.qt;      // one scaled query row
   float* HWY_RESTRICT sc = ws + lay.st;      // block_k scores (+ N slack)
   float* HWY_RESTRICT orow = ws + lay.o;     // dv_pad running output
-  const size_t kv_valid = a.key_lengths ? static_cast<size_t>(a.key_lengths[b]) : a.kv_len;
-  const int64_t offset = static_cast<int64_t>(a.kv_len) - static_cast<int64_t>(a.q_len);
   const float qscale = a.scale * 1.4426950408889634f;  // log2(e)
   const bool k_unit = a.k_strides.dim == 1;
   const bool v_unit = a.v_strides.dim == 1;
   for (size_t r = 0; r < rows; ++r) {
     const size_t i = i0 + r;
-    size_t visible = kv_valid;
-    if (a.causal) {
-      const int64_t lim = static_cast<int64_t>(i) + 1 + offset;
-      visible = lim <= 0 ? 0 : std::min(kv_valid, static_cast<size_t>(lim));
-    }
+    const size_t visible = a.VisibleKeys(b, i, a.causal);
     const float* qrow = q + static_cast<int64_t>(i) * a.q_strides.seq;
     for (size_t c = 0; c < dqk; ++c) qs[c] = qrow[static_cast<int64_t>(c) * a.q_strides.dim] * qscale;
     std::fill(orow, orow + lay.dv_pad, 0.0f);
@@ -169,17 +164,9 @@ HWY_INLINE void RowChunk(D d, const ExactAttentionArgs& a, const ExactLayout& la
       // Scores: dot products, four keys at a time.
       auto dot = [&](size_t j) {
         const float* kr = k + static_cast<int64_t>(j0 + j) * a.k_strides.seq;
+        if (k_unit) return Dot(d, qs, kr, dqk);
         float s = 0.0f;
-        if (k_unit) {
-          auto acc = hn::Zero(d);
-          for (size_t c = 0; c < dqk_vec; c += N) {
-            acc = hn::MulAdd(hn::LoadU(d, qs + c), hn::LoadU(d, kr + c), acc);
-          }
-          s = hn::GetLane(hn::SumOfLanes(d, acc));
-          for (size_t c = dqk_vec; c < dqk; ++c) s += qs[c] * kr[c];
-        } else {
-          for (size_t c = 0; c < dqk; ++c) s += qs[c] * kr[static_cast<int64_t>(c) * a.k_strides.dim];
-        }
+        for (size_t c = 0; c < dqk; ++c) s += qs[c] * kr[static_cast<int64_t>(c) * a.k_strides.dim];
         return s;
       };
       size_t j = 0;
@@ -232,23 +219,15 @@ HWY_INLINE void RowChunk(D d, const ExactAttentionArgs& a, const ExactLayout& la
           m == m_new ? 1.0f : hn::GetLane(Exp2Clamped(d, hn::Set(d, m - m_new)));
       l = l * alpha + sum;
       m = m_new;
-      if (alpha != 1.0f) {
-        const auto va = hn::Set(d, alpha);
-        for (size_t c = 0; c < lay.dv_pad; c += N) {
-          hn::Store(hn::Mul(hn::Load(d, orow + c), va), d, orow + c);
-        }
-      }
+      if (alpha != 1.0f) Scale(d, alpha, orow, a.d_v);
       // O += sum_j p_j v_j.
       for (size_t jj = 0; jj < kb; ++jj) {
         const float* vr = v + static_cast<int64_t>(j0 + jj) * a.v_strides.seq;
-        const auto pj = hn::Set(d, sc[jj]);
-        size_t c = 0;
         if (v_unit) {
-          for (; c + N <= a.d_v; c += N) {
-            hn::Store(hn::MulAdd(pj, hn::LoadU(d, vr + c), hn::Load(d, orow + c)), d, orow + c);
-          }
+          Axpy(d, sc[jj], vr, orow, a.d_v);
+        } else {
+          for (size_t c = 0; c < a.d_v; ++c) orow[c] += sc[jj] * vr[static_cast<int64_t>(c) * a.v_strides.dim];
         }
-        for (; c < a.d_v; ++c) orow[c] += sc[jj] * vr[static_cast<int64_t>(c) * a.v_strides.dim];
       }
     }
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;
@@ -264,15 +243,11 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
                            size_t rows) {
   const size_t N = hn::Lanes(d);
   const size_t nr = TileCols(d);
-  const size_t hk = h * a.kv_heads / a.q_heads;
-  const float* q = a.q + static_cast<int64_t>(b) * a.q_strides.batch +
-                   static_cast<int64_t>(h) * a.q_strides.head;
-  const float* k = a.k + static_cast<int64_t>(b) * a.k_strides.batch +
-                   static_cast<int64_t>(hk) * a.k_strides.head;
-  const float* v = a.v + static_cast<int64_t>(b) * a.v_strides.batch +
-                   static_cast<int64_t>(hk) * a.v_strides.head;
-  float* out = a.out + static_cast<int64_t>(b) * a.out_strides.batch +
-               static_cast<int64_t>(h) * a.out_strides.head;
+  const AttentionIo::Head head = a.At(b, h, a.KvHead(h));
+  const float* q = head.q;
+  const float* k = head.k;
+  const float* v = head.v;
+  float* out = head.out;
 
   if (rows <= kRowPathMaxRows) {
     RowChunk(d, a, lay, ws, q, k, v, out, b, i0, rows);
@@ -302,15 +277,10 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
     }
   }
 
-  // Keys visible to this block: padding and the causal limit of its last row.
-  const size_t kv_valid = a.key_lengths ? static_cast<size_t>(a.key_lengths[b]) : a.kv_len;
+  // Keys visible to this block: those its last row sees (padding, causal).
+  const size_t kv_end = a.VisibleKeys(b, i0 + rows - 1, a.causal);
   // Causal: query i sees key j iff j <= i + offset, offset = kv_len - q_len.
   const int64_t offset = static_cast<int64_t>(a.kv_len) - static_cast<int64_t>(a.q_len);
-  size_t kv_end = kv_valid;
-  if (a.causal) {
-    const int64_t last = static_cast<int64_t>(i0 + rows) + offset;  // exclusive
-    kv_end = last <= 0 ? 0 : std::min(kv_valid, static_cast<size_t>(last));
-  }
 
   // Scaled query block, transposed into panels of nr queries; padding zero.
   const float qscale = a.scale * 1.4426950408889634f;  // log2(e)
@@ -393,12 +363,7 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
       SoftmaxBlock<false>(d, st, width, kb, qcols, shift, bm, mrow, lrow, alpha);
     }
     for (size_t r = 0; r < rows; ++r) {
-      if (alpha[r] == 1.0f) continue;
-      float* HWY_RESTRICT orow = oacc + r * lay.dv_pad;
-      const auto va = hn::Set(d, alpha[r]);
-      for (size_t c = 0; c < lay.dv_pad; c += N) {
-        hn::Store(hn::Mul(hn::Load(d, orow + c), va), d, orow + c);
-      }
+      if (alpha[r] != 1.0f) Scale(d, alpha[r], oacc + r * lay.dv_pad, lay.dv_pad);
     }
 
     // 3. O_acc += P V: A = P^T read column-wise, B = V rows.

@@ -17,6 +17,7 @@
 #include "hwy/highway.h"
 #include "kernels/factors.h"
 #include "kernels/lowrank_gemm-inl.h"
+#include "kernels/vector_ops-inl.h"
 #include "runtime/thread_pool.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -28,39 +29,6 @@ namespace hn = hwy::HWY_NAMESPACE;
 // |R| <= stab, stab = 1e-6 (keeps rows with no mass finite and 0).
 constexpr float kDenominatorStab = 1e-6f;
 
-// sum_k x[k] y[k] over n floats (vector part + scalar tail).
-template <class D>
-HWY_INLINE float Dot(D d, const float* HWY_RESTRICT x, const float* HWY_RESTRICT y, size_t n) {
-  const size_t N = hn::Lanes(d);
-  auto acc = hn::Zero(d);
-  size_t k = 0;
-  for (; k + N <= n; k += N) acc = hn::MulAdd(hn::LoadU(d, x + k), hn::LoadU(d, y + k), acc);
-  float s = hn::GetLane(hn::SumOfLanes(d, acc));
-  for (; k < n; ++k) s += x[k] * y[k];
-  return s;
-}
-
-// y[c] += alpha x[c] for c < n.
-template <class D>
-HWY_INLINE void Axpy(D d, float alpha, const float* HWY_RESTRICT x, float* HWY_RESTRICT y,
-                     size_t n) {
-  const size_t N = hn::Lanes(d);
-  const auto va = hn::Set(d, alpha);
-  size_t c = 0;
-  for (; c + N <= n; c += N) hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + c), hn::LoadU(d, y + c)), d, y + c);
-  for (; c < n; ++c) y[c] += alpha * x[c];
-}
-
-// y[c] *= alpha for c < n.
-template <class D>
-HWY_INLINE void Scale(D d, float alpha, float* HWY_RESTRICT y, size_t n) {
-  const size_t N = hn::Lanes(d);
-  const auto va = hn::Set(d, alpha);
-  size_t c = 0;
-  for (; c + N <= n; c += N) hn::StoreU(hn::Mul(va, hn::LoadU(d, y + c)), d, y + c);
-  for (; c < n; ++c) y[c] *= alpha;
-}
-
 // Causal factors for one (batch, query head): O_i = U_i S_i / (U_i z_i) with
 // S_i = sum_{j < lim_i} W_j^T V_j, z_i = sum_{j < lim_i} W_j, lim_i = min(valid,
 // i + 1 + Nkv - Nq). Rows go in chunks of kCausalChunk: the keys every row of
@@ -71,28 +39,18 @@ HWY_INLINE void Scale(D d, float alpha, float* HWY_RESTRICT y, size_t n) {
 constexpr size_t kCausalChunk = 16;
 
 template <class D>
-HWY_INLINE void CausalFactorsHead(D d, const FactorsArgs& a, size_t b, size_t h, float* ws,
-                                  size_t gemm_floats) {
+HWY_INLINE void CausalFactorsHead(D d, const FactorsArgs& a, size_t b, size_t h, float* ws) {
   const size_t r = a.d_qk, dv = a.d_v;
   float* s = ws;                                  // r x dv running W^T V
   float* z = s + GemmAlignFloats(r * dv);         // r running W^T 1
   float* den = z + GemmAlignFloats(r);            // kCausalChunk row denominators
   float* gemm_ws = den + GemmAlignFloats(kCausalChunk);
-  (void)gemm_floats;
-  const size_t hk = h * a.kv_heads / a.q_heads;
-  const float* u = a.q + static_cast<int64_t>(b) * a.q_strides.batch +
-                   static_cast<int64_t>(h) * a.q_strides.head;
-  const float* w = a.k + static_cast<int64_t>(b) * a.k_strides.batch +
-                   static_cast<int64_t>(hk) * a.k_strides.head;
-  const float* v = a.v + static_cast<int64_t>(b) * a.v_strides.batch +
-                   static_cast<int64_t>(hk) * a.v_strides.head;
-  float* out = a.out + static_cast<int64_t>(b) * a.out_strides.batch +
-               static_cast<int64_t>(h) * a.out_strides.head;
-  const int64_t valid = a.key_lengths ? a.key_lengths[b] : static_cast<int64_t>(a.kv_len);
-  const int64_t offset = static_cast<int64_t>(a.kv_len) - static_cast<int64_t>(a.q_len);
-  auto limit = [&](size_t i) {
-    return static_cast<size_t>(std::max<int64_t>(0, std::min(valid, static_cast<int64_t>(i) + 1 + offset)));
-  };
+  const AttentionIo::Head head = a.At(b, h, a.KvHead(h));
+  const float* u = head.q;
+  const float* w = head.k;
+  const float* v = head.v;
+  float* out = head.out;
+  auto limit = [&](size_t i) { return a.VisibleKeys(b, i, /*causal=*/true); };
   std::fill(s, s + r * dv, 0.0f);
   std::fill(z, z + r, 0.0f);
   size_t done = 0;  // keys folded into (s, z)
@@ -141,7 +99,7 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
     const size_t per_thread = CausalFactorsWorkspacePerThread(a.d_qk, a.d_v);
     ParallelFor(a.batch * a.q_heads, a.num_threads, [&](size_t chunk, size_t slot) {
       CausalFactorsHead(d, a, chunk / a.q_heads, chunk % a.q_heads,
-                        a.workspace + slot * per_thread, per_thread);
+                        a.workspace + slot * per_thread);
     });
     return;
   }
@@ -157,11 +115,10 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
     const size_t b = chunk / a.kv_heads, h = chunk % a.kv_heads;
     float* s = shared + chunk * (s_floats + z_floats);
     float* z = s + s_floats;
-    const size_t n = a.key_lengths ? static_cast<size_t>(a.key_lengths[b]) : a.kv_len;
-    const float* w = a.k + static_cast<int64_t>(b) * a.k_strides.batch +
-                     static_cast<int64_t>(h) * a.k_strides.head;
-    const float* v = a.v + static_cast<int64_t>(b) * a.v_strides.batch +
-                     static_cast<int64_t>(h) * a.v_strides.head;
+    const size_t n = a.ValidKeys(b);
+    const AttentionIo::Head head = a.At(b, 0, h);  // key/value head h
+    const float* w = head.k;
+    const float* v = head.v;
     GemmArgs g{n, r, dv, w, static_cast<size_t>(a.k_strides.seq), v,
                static_cast<size_t>(a.v_strides.seq), s, dv, false,
                per_thread + slot * gemm_floats};
@@ -179,17 +136,14 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
     const size_t rb = chunk % row_blocks;
     const size_t bh = chunk / row_blocks;
     const size_t h = bh % a.q_heads, b = bh / a.q_heads;
-    const size_t hk = h * a.kv_heads / a.q_heads;
+    const size_t hk = a.KvHead(h);
     const float* s = shared + (b * a.kv_heads + hk) * (s_floats + z_floats);
     const float* z = s + s_floats;
     const size_t i0 = rb * kFactorsRowBlock;
     const size_t rows = std::min(kFactorsRowBlock, a.q_len - i0);
-    const float* u = a.q + static_cast<int64_t>(b) * a.q_strides.batch +
-                     static_cast<int64_t>(h) * a.q_strides.head +
-                     static_cast<int64_t>(i0) * a.q_strides.seq;
-    float* out = a.out + static_cast<int64_t>(b) * a.out_strides.batch +
-                 static_cast<int64_t>(h) * a.out_strides.head +
-                 static_cast<int64_t>(i0) * a.out_strides.seq;
+    const AttentionIo::Head head = a.At(b, h, hk);
+    const float* u = head.q + static_cast<int64_t>(i0) * a.q_strides.seq;
+    float* out = head.out + static_cast<int64_t>(i0) * a.out_strides.seq;
     GemmArgs g{rows, r, dv, u, static_cast<size_t>(a.q_strides.seq), s, dv, out,
                static_cast<size_t>(a.out_strides.seq), false, per_thread + slot * gemm_floats};
     GemmABImpl(g);
