@@ -429,17 +429,12 @@ lowrank_status_t ExecutePlan(lowrank_plan& p, const float* q,
     // Workspace: [K' | V' | projection GEMM space per thread | exact space].
     float* base = static_cast<float*>(raw);
     LinformerProjectArgs l;
-    l.batch = a.batch, l.kv_heads = a.kv_heads, l.kv_len = a.kv_len;
-    l.d_qk = a.d_qk, l.d_v = a.d_v;
+    static_cast<AttentionIo&>(l) = io;
     l.proj_dim = p.proj_dim, l.proj_max_len = p.proj_max_len, l.proj_heads = p.proj_heads;
     l.ekt = p.ekt.data();
     l.evt = p.evt.empty() ? p.ekt.data() : p.evt.data();
-    l.k = k, l.v = v;
-    l.k_strides = a.k_strides, l.v_strides = a.v_strides;
-    l.key_lengths = key_lengths;
     l.k_proj = base;
     l.v_proj = base + a.batch * a.kv_heads * p.proj_dim * a.d_qk;
-    l.num_threads = p.num_threads;
     l.workspace = base + p.proj_floats;
     l.workspace_floats = p.linformer_ws_floats;
     LinformerProject(l);

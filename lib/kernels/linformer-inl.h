@@ -23,14 +23,13 @@ namespace HWY_NAMESPACE {
 HWY_NOINLINE void LinformerProjectImpl(const LinformerProjectArgs& a) {
   ParallelFor(a.batch * a.kv_heads, a.num_threads, [&](size_t chunk, size_t slot) {
     const size_t b = chunk / a.kv_heads, h = chunk % a.kv_heads;
-    const size_t valid = a.key_lengths ? static_cast<size_t>(a.key_lengths[b]) : a.kv_len;
+    const size_t valid = a.ValidKeys(b);
     const size_t ph = a.proj_heads == 1 ? 0 : h;
     const size_t e_stride = a.proj_max_len * a.proj_dim;
     float* ws = a.workspace + slot * a.workspace_floats;
-    const float* k = a.k + static_cast<int64_t>(b) * a.k_strides.batch +
-                     static_cast<int64_t>(h) * a.k_strides.head;
-    const float* v = a.v + static_cast<int64_t>(b) * a.v_strides.batch +
-                     static_cast<int64_t>(h) * a.v_strides.head;
+    const AttentionIo::Head head = a.At(b, 0, h);  // key/value head h
+    const float* k = head.k;
+    const float* v = head.v;
     GemmArgs gk{valid, a.proj_dim, a.d_qk, a.ekt + ph * e_stride, a.proj_dim, k,
                 static_cast<size_t>(a.k_strides.seq), a.k_proj + chunk * a.proj_dim * a.d_qk,
                 a.d_qk, false, ws};

@@ -8,27 +8,23 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/attention_io.h"  // Strides4
+#include "kernels/attention_io.h"
 
 namespace lowrank {
 
-struct LinformerProjectArgs {
-  size_t batch, kv_heads, kv_len, d_qk, d_v;
+// Uses batch, kv_heads, kv_len, d_qk, d_v, k, v, their strides (dim strides
+// 1), key_lengths and num_threads of the call.
+struct LinformerProjectArgs : AttentionIo {
   size_t proj_dim;       // k
   size_t proj_max_len;   // n_max >= kv_len
   size_t proj_heads;     // 1 (shared) or kv_heads
   // Transposed projections, [proj_heads, proj_max_len, proj_dim] dense.
   const float* ekt;
   const float* evt;
-  const float* k;
-  const float* v;
-  Strides4 k_strides, v_strides;  // dim strides are 1
-  const int32_t* key_lengths;     // null: all kv_len keys valid
   float* k_proj;  // [B, Hkv, k, d_qk] dense
   float* v_proj;  // [B, Hkv, k, d_v] dense
-  size_t num_threads;
-  float* workspace;  // num_threads * LinformerWorkspaceFloats, aligned
-  size_t workspace_floats;  // per thread
+  float* workspace;         // num_threads * workspace_floats, aligned
+  size_t workspace_floats;  // per thread, LinformerWorkspaceFloats
 };
 
 size_t LinformerWorkspaceFloats(size_t proj_dim, size_t d_qk, size_t d_v);
