@@ -5,7 +5,6 @@
 #define HWY_TARGET_INCLUDE "kernels/fast_exp.cc"
 #include "hwy/foreach_target.h"  // must come before highway.h
 #include "hwy/highway.h"
-#include "hwy/contrib/math/math-inl.h"
 #include "kernels/fast_exp-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -39,9 +38,6 @@ void FastExp2ArrayImpl(const float* in, float* out, size_t n) {
 }
 void Exp2ClampedArrayImpl(const float* in, float* out, size_t n) {
   MapArray(in, out, n, [](auto d, auto v) { return Exp2Clamped(d, v); });
-}
-void HwyExpArrayImpl(const float* in, float* out, size_t n) {
-  MapArray(in, out, n, [](auto d, auto v) { return hn::Exp(d, v); });
 }
 
 float SoftmaxExp2RowImpl(const float* in, float* out, size_t n, float* row_max) {
@@ -81,7 +77,6 @@ HWY_AFTER_NAMESPACE();
 namespace lowrank {
 HWY_EXPORT(FastExpArrayImpl);
 HWY_EXPORT(FastExp2ArrayImpl);
-HWY_EXPORT(HwyExpArrayImpl);
 HWY_EXPORT(Exp2ClampedArrayImpl);
 HWY_EXPORT(SoftmaxExp2RowImpl);
 
@@ -93,9 +88,6 @@ void FastExp2Array(const float* in, float* out, size_t n) {
 }
 void Exp2ClampedArray(const float* in, float* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(Exp2ClampedArrayImpl)(in, out, n);
-}
-void HwyExpArray(const float* in, float* out, size_t n) {
-  HWY_DYNAMIC_DISPATCH(HwyExpArrayImpl)(in, out, n);
 }
 float SoftmaxExp2Row(const float* in, float* out, size_t n, float* row_max) {
   return HWY_DYNAMIC_DISPATCH(SoftmaxExp2RowImpl)(in, out, n, row_max);

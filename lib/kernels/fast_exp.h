@@ -18,8 +18,6 @@ void Exp2ClampedArray(const float* in, float* out, size_t n);
 // Fused softmax pass over one row: out[i] = 2^(in[i] - max(in)), returns the
 // sum of out and stores max(in) in *row_max if not null. n >= 1.
 float SoftmaxExp2Row(const float* in, float* out, size_t n, float* row_max = nullptr);
-// out[i] = hwy::Exp(in[i]): Highway's own exp, the speed baseline.
-void HwyExpArray(const float* in, float* out, size_t n);
 
 }  // namespace lowrank
 
