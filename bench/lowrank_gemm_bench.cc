@@ -3,6 +3,9 @@
 // thread: A^T B (r x n . n x d, the reductions over the sequence) and A B
 // (n x r . r x d, the tall-skinny products), d = 64.
 //
+// Rows "selected" run what the methods run (gemm_select.h: the Highway
+// kernel on the best target, or oneDNN where the measured rule prefers it).
+//
 // Names: <impl>/<AtB|AB>/<target>/n:<n>/r:<r>. GFLOPs and peak_frac (of the
 // same target's measured FMA peak; oneDNN rows use its own ISA's) counters.
 #include <algorithm>
@@ -21,11 +24,10 @@
 
 namespace {
 
-constexpr size_t kD = 64;
 struct Data {
   std::vector<float> a, b, c;
   float* ws = nullptr;
-  Data(bool at, size_t n, size_t r) {
+  Data(bool at, size_t n, size_t r, size_t kD) {
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
     a.resize(n * r);
@@ -49,17 +51,25 @@ void Finish(benchmark::State& state, double seconds, double flops, double peak) 
   state.counters["peak_frac"] = gflops / peak;
 }
 
-void BM_Ours(benchmark::State& state, lowrank_isa_t isa, bool at, size_t n, size_t r) {
-  if (!lowrank::Isa::Force(isa).ok()) {
+// isa LOWRANK_ISA_AUTO: the selected path (gemm_select.h).
+void BM_Ours(benchmark::State& state, lowrank_isa_t isa, bool at, size_t n, size_t r,
+             size_t kD) {
+  const bool selected = isa == LOWRANK_ISA_AUTO;
+  if (selected) isa = lowrank_isa_active();
+  if (!selected && !lowrank::Isa::Force(isa).ok()) {
     state.SkipWithError("target not supported");
     return;
   }
-  Data x(at, n, r);
+  Data x(at, n, r, kD);
   lowrank::GemmArgs g{n, r, kD, x.a.data(), r, x.b.data(), kD, x.c.data(), kD, false, x.ws};
   double seconds = 0;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    at ? lowrank::GemmAtB(g) : lowrank::GemmAB(g);
+    if (selected) {
+      at ? lowrank::GemmAtBSelected(g) : lowrank::GemmABSelected(g);
+    } else {
+      at ? lowrank::GemmAtB(g) : lowrank::GemmAB(g);
+    }
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     benchmark::DoNotOptimize(x.c.data());
   }
@@ -67,8 +77,8 @@ void BM_Ours(benchmark::State& state, lowrank_isa_t isa, bool at, size_t n, size
   (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
 }
 
-void BM_Onednn(benchmark::State& state, bool at, size_t n, size_t r) {
-  Data x(at, n, r);
+void BM_Onednn(benchmark::State& state, bool at, size_t n, size_t r, size_t kD) {
+  Data x(at, n, r, kD);
   lowrank::onednn::SetThreads(1);
   double seconds = 0;
   for (auto _ : state) {
@@ -88,28 +98,40 @@ void BM_Onednn(benchmark::State& state, bool at, size_t n, size_t r) {
   Finish(state, seconds, 2.0 * n * r * kD, lowrank_bench::OnednnPeak());
 }
 
+void Register(bool at, size_t n, size_t r, size_t d) {
+  const std::string kind = at ? "AtB" : "AB";
+  std::string shape = "/n:" + std::to_string(n) + "/r:" + std::to_string(r);
+  if (d != 64) shape += "/d:" + std::to_string(d);
+  for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
+    benchmark::RegisterBenchmark(("lowrank/" + kind + "/" + lowrank_isa_name(isa) + shape).c_str(),
+                                 [=](benchmark::State& s) { BM_Ours(s, isa, at, n, r, d); })
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+  }
+  benchmark::RegisterBenchmark(
+      ("lowrank/" + kind + "/selected" + shape).c_str(),
+      [=](benchmark::State& s) { BM_Ours(s, LOWRANK_ISA_AUTO, at, n, r, d); })
+      ->Unit(benchmark::kMicrosecond)
+      ->UseRealTime();
+  if (lowrank::onednn::Available()) {
+    benchmark::RegisterBenchmark(("onednn/" + kind + "/sgemm" + shape).c_str(),
+                                 [=](benchmark::State& s) { BM_Onednn(s, at, n, r, d); })
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+  }
+}
+
 void RegisterAll() {
   for (bool at : {true, false}) {
-    const std::string kind = at ? "AtB" : "AB";
-    for (size_t n : {1024, 4096, 16384, 65536}) {
-      for (size_t r : {64, 128, 256}) {
-        const std::string shape = "/n:" + std::to_string(n) + "/r:" + std::to_string(r);
-        for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
-          benchmark::RegisterBenchmark(
-              ("lowrank/" + kind + "/" + lowrank_isa_name(isa) + shape).c_str(),
-              [=](benchmark::State& s) { BM_Ours(s, isa, at, n, r); })
-              ->Unit(benchmark::kMicrosecond)
-              ->UseRealTime();
-        }
-        if (lowrank::onednn::Available()) {
-          benchmark::RegisterBenchmark(("onednn/" + kind + "/sgemm" + shape).c_str(),
-                                       [=](benchmark::State& s) { BM_Onednn(s, at, n, r); })
-              ->Unit(benchmark::kMicrosecond)
-              ->UseRealTime();
-        }
-      }
+    // n = 256: the row blocks of the factors method's U S phase.
+    for (size_t n : {256, 1024, 4096, 16384, 65536}) {
+      for (size_t r : {64, 128, 256}) Register(at, n, r, 64);
     }
   }
+  // Narrow heads (d = 16): most of an AVX-512 panel (64 columns) is padding.
+  for (bool at : {true, false}) Register(at, 4096, 64, 16);
+  // Square m x m products: the Nystrom pseudoinverse iterations.
+  for (size_t m : {32, 64, 128, 256}) Register(false, m, m, m);
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/gemm_select.h"
 #include "kernels/lowrank_gemm.h"
+#include "onednn/onednn.h"
 #include "per_isa.h"
 
 namespace lowrank_test {
@@ -26,7 +28,10 @@ struct Aligned {
 };
 
 // transpose_a: C = A^T B (A n x r, B n x d); else C = A B (A n x r, B r x d).
-void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate) {
+// selected: the entry points the methods use (gemm_select.h) instead of the
+// Highway kernels.
+void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
+           bool selected = false) {
   SCOPED_TRACE(::testing::Message() << (transpose_a ? "AtB" : "AB") << " n " << n << " r " << r
                                     << " d " << d << (accumulate ? " acc" : ""));
   std::mt19937 rng(static_cast<unsigned>(n * 131 + r * 17 + d));
@@ -45,10 +50,10 @@ void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate) {
   Aligned ws(ws_floats);
   ASSERT_NE(ws.p, nullptr);
   lowrank::GemmArgs g{n, r, d, a.data(), lda, b.data(), ldb, c.data(), ldc, accumulate, ws.p};
-  if (transpose_a) {
-    lowrank::GemmAtB(g);
+  if (selected) {
+    transpose_a ? lowrank::GemmAtBSelected(g) : lowrank::GemmABSelected(g);
   } else {
-    lowrank::GemmAB(g);
+    transpose_a ? lowrank::GemmAtB(g) : lowrank::GemmAB(g);
   }
 
   // Each entry is a K-term float dot product (K = n for A^T B, r for A B):
@@ -97,6 +102,51 @@ TEST_P(LowRankGemmTest, ABEdgeShapes) {
 }
 
 LOWRANK_INSTANTIATE_PER_ISA(LowRankGemmTest);
+
+// The runtime choice: each backend forced, and the measured rule, on shapes
+// on both sides of the rule (narrow d, tiny products, d = 64). Whatever runs
+// must meet the same bound.
+TEST(GemmSelectTest, EveryBackendMatchesReference) {
+  for (auto backend : {lowrank::GemmBackend::kHighway, lowrank::GemmBackend::kOnednn,
+                       lowrank::GemmBackend::kAuto}) {
+    SCOPED_TRACE(static_cast<int>(backend));
+    lowrank::SetGemmBackend(backend);
+    for (bool at : {true, false}) {
+      for (size_t n : {0, 1, 7, 32, 300}) {
+        for (size_t d : {1, 16, 32, 64}) {
+          if (n == 0 && !at) continue;  // AB needs rows
+          Check(at, n, 32, d, d == 16, /*selected=*/true);
+        }
+      }
+    }
+  }
+  lowrank::SetGemmBackend(lowrank::GemmBackend::kAuto);
+}
+
+TEST(GemmSelectTest, RuleFollowsMeasurements) {
+  ASSERT_EQ(lowrank_isa_force(LOWRANK_ISA_AUTO), LOWRANK_OK);
+  lowrank::SetGemmBackend(lowrank::GemmBackend::kAuto);
+  const bool dnnl = lowrank::onednn::Available();
+  // Narrow outputs and tiny products: oneDNN when it is built in.
+  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 64, 16, 16), dnnl);
+  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 64, 32, 64), dnnl);
+  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 32, 32, 32, 16), dnnl);
+  // d = 64, large enough: Highway.
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 64, 64, 16));
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 256, 64, 64));
+  // A forced target below the best never hands its products to oneDNN.
+  const std::vector<lowrank_isa_t> isas = CompiledIsas();
+  for (lowrank_isa_t isa : isas) {
+    if ((lowrank_isa_supported() & isa) == 0 || isa == lowrank_isa_active()) continue;
+    ASSERT_EQ(lowrank_isa_force(isa), LOWRANK_OK);
+    EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 64, 16, 16));
+    ASSERT_EQ(lowrank_isa_force(LOWRANK_ISA_AUTO), LOWRANK_OK);
+    break;
+  }
+  lowrank::SetGemmBackend(lowrank::GemmBackend::kHighway);
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 64, 16, 64));
+  lowrank::SetGemmBackend(lowrank::GemmBackend::kAuto);
+}
 
 }  // namespace
 }  // namespace lowrank_test

@@ -87,6 +87,7 @@ int64_t ToHwy(lowrank_isa_t isa) {
 struct IsaState {
   uint32_t compiled = 0;
   uint32_t supported = 0;
+  int64_t best = 0;  // Highway's choice with nothing forced
   lowrank_status_t env_status = LOWRANK_OK;
   char env_message[256] = "";
 };
@@ -102,6 +103,7 @@ IsaState& State() {
     hwy::SetSupportedTargetsForTest(0);
     state.compiled = ToIsaMask(HWY_TARGETS);
     state.supported = ToIsaMask(hwy::SupportedTargets() & HWY_TARGETS);
+    state.best = HWY_DYNAMIC_DISPATCH(ChosenTarget)();
     const char* env = std::getenv("LOWRANK_ISA");
     if (env != nullptr && env[0] != '\0') {
       lowrank_isa_t isa = LOWRANK_ISA_AUTO;
@@ -157,6 +159,11 @@ lowrank_isa_t IsaActive() {
     if (e.hwy == target) return e.isa;
   }
   return LOWRANK_ISA_AUTO;
+}
+
+bool IsaIsBest() {
+  const IsaState& s = State();
+  return HWY_DYNAMIC_DISPATCH(ChosenTarget)() == s.best;
 }
 
 const char* IsaName(lowrank_isa_t isa) {

@@ -17,6 +17,8 @@ namespace lowrank {
 uint32_t IsaCompiledMask();
 uint32_t IsaSupportedMask();  // compiled and runnable on this CPU
 lowrank_isa_t IsaActive();
+// True when the active target is the one Highway picks with nothing forced.
+bool IsaIsBest();
 const char* IsaName(lowrank_isa_t isa);
 lowrank_status_t IsaFromName(const char* name, lowrank_isa_t* isa);
 lowrank_status_t IsaForce(lowrank_isa_t isa);

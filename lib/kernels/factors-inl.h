@@ -61,7 +61,7 @@ HWY_INLINE void CausalFactorsHead(D d, const FactorsArgs& a, size_t b, size_t h,
       GemmArgs g{js - done, r, dv, w + static_cast<int64_t>(done) * a.k_strides.seq,
                  static_cast<size_t>(a.k_strides.seq), v + static_cast<int64_t>(done) * a.v_strides.seq,
                  static_cast<size_t>(a.v_strides.seq), s, dv, true, gemm_ws};
-      GemmAtBImpl(g);
+      GemmAtBSelectedImpl(g);
       if (a.normalize) {
         for (size_t j = done; j < js; ++j) {
           Axpy(d, 1.0f, w + static_cast<int64_t>(j) * a.k_strides.seq, z, r);
@@ -73,7 +73,7 @@ HWY_INLINE void CausalFactorsHead(D d, const FactorsArgs& a, size_t b, size_t h,
     float* oc = out + static_cast<int64_t>(i0) * a.out_strides.seq;
     GemmArgs g{rows, r, dv, uc, static_cast<size_t>(a.q_strides.seq), s, dv, oc,
                static_cast<size_t>(a.out_strides.seq), false, gemm_ws};
-    GemmABImpl(g);
+    GemmABSelectedImpl(g);
     for (size_t t = 0; t < rows; ++t) {
       const float* urow = uc + static_cast<int64_t>(t) * a.q_strides.seq;
       float* orow = oc + static_cast<int64_t>(t) * a.out_strides.seq;
@@ -122,7 +122,7 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
     GemmArgs g{n, r, dv, w, static_cast<size_t>(a.k_strides.seq), v,
                static_cast<size_t>(a.v_strides.seq), s, dv, false,
                per_thread + slot * gemm_floats};
-    GemmAtBImpl(g);
+    GemmAtBSelectedImpl(g);
     if (a.normalize) {
       const hn::ScalableTag<float> d;
       std::fill(z, z + r, 0.0f);
@@ -146,7 +146,7 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
     float* out = head.out + static_cast<int64_t>(i0) * a.out_strides.seq;
     GemmArgs g{rows, r, dv, u, static_cast<size_t>(a.q_strides.seq), s, dv, out,
                static_cast<size_t>(a.out_strides.seq), false, per_thread + slot * gemm_floats};
-    GemmABImpl(g);
+    GemmABSelectedImpl(g);
     if (a.normalize) {
       const hn::ScalableTag<float> d;
       for (size_t i = 0; i < rows; ++i) {

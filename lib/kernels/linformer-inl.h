@@ -33,11 +33,11 @@ HWY_NOINLINE void LinformerProjectImpl(const LinformerProjectArgs& a) {
     GemmArgs gk{valid, a.proj_dim, a.d_qk, a.ekt + ph * e_stride, a.proj_dim, k,
                 static_cast<size_t>(a.k_strides.seq), a.k_proj + chunk * a.proj_dim * a.d_qk,
                 a.d_qk, false, ws};
-    GemmAtBImpl(gk);
+    GemmAtBSelectedImpl(gk);
     GemmArgs gv{valid, a.proj_dim, a.d_v, a.evt + ph * e_stride, a.proj_dim, v,
                 static_cast<size_t>(a.v_strides.seq), a.v_proj + chunk * a.proj_dim * a.d_v,
                 a.d_v, false, ws};
-    GemmAtBImpl(gv);
+    GemmAtBSelectedImpl(gv);
   });
 }
 

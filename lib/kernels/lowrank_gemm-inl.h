@@ -28,6 +28,7 @@
 
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
+#include "kernels/gemm_select.h"
 #include "kernels/gemm_tile-inl.h"
 #include "kernels/lowrank_gemm.h"
 
@@ -140,6 +141,19 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
       for (size_t t = 0; t < rows; ++t) std::copy(ct + t * nr, ct + t * nr + cols, c + t * g.ldc);
     }
   }
+}
+
+// What the methods call: oneDNN where gemm_select.cc's measured rule says it
+// is faster for this shape, the Highway kernel otherwise.
+inline void GemmAtBSelectedImpl(const GemmArgs& g) {
+  const size_t nr = TileCols(hn::ScalableTag<float>());
+  if (PreferOnednn(GemmOp::kAtB, g.n, g.r, g.d, nr) && OnednnGemm(GemmOp::kAtB, g)) return;
+  GemmAtBImpl(g);
+}
+inline void GemmABSelectedImpl(const GemmArgs& g) {
+  const size_t nr = TileCols(hn::ScalableTag<float>());
+  if (PreferOnednn(GemmOp::kAB, g.n, g.r, g.d, nr) && OnednnGemm(GemmOp::kAB, g)) return;
+  GemmABImpl(g);
 }
 
 }  // namespace HWY_NAMESPACE

@@ -11,6 +11,8 @@
 namespace lowrank {
 HWY_EXPORT(GemmAtBImpl);
 HWY_EXPORT(GemmABImpl);
+HWY_EXPORT(GemmAtBSelectedImpl);
+HWY_EXPORT(GemmABSelectedImpl);
 
 namespace {
 // Widest panel of any target of the architecture (see exact_attention.cc).
@@ -31,5 +33,7 @@ size_t GemmABWorkspaceFloats(size_t r, size_t d) {
 
 void GemmAtB(const GemmArgs& args) { HWY_DYNAMIC_DISPATCH(GemmAtBImpl)(args); }
 void GemmAB(const GemmArgs& args) { HWY_DYNAMIC_DISPATCH(GemmABImpl)(args); }
+void GemmAtBSelected(const GemmArgs& args) { HWY_DYNAMIC_DISPATCH(GemmAtBSelectedImpl)(args); }
+void GemmABSelected(const GemmArgs& args) { HWY_DYNAMIC_DISPATCH(GemmABSelectedImpl)(args); }
 }  // namespace lowrank
 #endif  // HWY_ONCE

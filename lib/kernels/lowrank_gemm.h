@@ -70,8 +70,12 @@ inline ABLayout MakeABLayout(size_t nr, size_t r, size_t d) {
 size_t GemmAtBWorkspaceFloats(size_t r, size_t d);
 size_t GemmABWorkspaceFloats(size_t r, size_t d);
 
+// The Highway kernels on the active target.
 void GemmAtB(const GemmArgs& args);
 void GemmAB(const GemmArgs& args);
+// What the methods run: the Highway kernel or oneDNN, per gemm_select.h.
+void GemmAtBSelected(const GemmArgs& args);
+void GemmABSelected(const GemmArgs& args);
 
 }  // namespace lowrank
 

@@ -43,6 +43,17 @@ bool Sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k,
                     ldc) == dnnl_success;
 }
 
+bool SgemmSerial(char transa, char transb, int64_t m, int64_t n, int64_t k,
+                 float alpha, const float* a, int64_t lda, const float* b,
+                 int64_t ldb, float beta, float* c, int64_t ldc) {
+  // nthreads-var is a per-thread ICV: this changes only the calling thread.
+  const int previous = omp_get_max_threads();
+  if (previous != 1) omp_set_num_threads(1);
+  const bool ok = Sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (previous != 1) omp_set_num_threads(previous);
+  return ok;
+}
+
 struct Matmul::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::matmul::primitive_desc pd;
@@ -139,6 +150,10 @@ std::string EffectiveIsa() { return ""; }
 void SetThreads(int) {}
 bool Sgemm(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t,
            const float*, int64_t, float, float*, int64_t) {
+  return false;
+}
+bool SgemmSerial(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                 const float*, int64_t, float, float*, int64_t) {
   return false;
 }
 struct Matmul::Impl {};

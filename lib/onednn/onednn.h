@@ -30,6 +30,13 @@ bool Sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k,
            float alpha, const float* a, int64_t lda, const float* b,
            int64_t ldb, float beta, float* c, int64_t ldc);
 
+// Sgemm on one thread, from any thread: the calling thread's OpenMP team
+// size is set to 1 for the call and restored, so a call from inside
+// lowrank's own worker threads does not start a nested team per worker.
+bool SgemmSerial(char transa, char transb, int64_t m, int64_t n, int64_t k,
+                 float alpha, const float* a, int64_t lda, const float* b,
+                 int64_t ldb, float beta, float* c, int64_t ldc);
+
 // A oneDNN matmul primitive for fixed shapes: C (m x n) = scale * A (m x k)
 // * B, where B is k x n row-major or, with b_transposed, stored as n x k
 // rows. Create once, execute many times.

@@ -1,0 +1,93 @@
+// Runtime choice between the Highway low-rank GEMMs and oneDNN (see
+// gemm_select.h).
+#include "kernels/gemm_select.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "dispatch/isa.h"
+#include "onednn/onednn.h"
+
+namespace lowrank {
+namespace {
+
+GemmBackend FromEnvironment() {
+  const char* env = std::getenv("LOWRANK_GEMM");
+  if (env == nullptr) return GemmBackend::kAuto;
+  if (std::strcmp(env, "highway") == 0) return GemmBackend::kHighway;
+  if (std::strcmp(env, "onednn") == 0) return GemmBackend::kOnednn;
+  return GemmBackend::kAuto;  // "auto" or anything else: the measured rule
+}
+
+std::atomic<int>& BackendState() {
+  static std::atomic<int> backend{static_cast<int>(FromEnvironment())};
+  return backend;
+}
+
+}  // namespace
+
+void SetGemmBackend(GemmBackend backend) {
+  BackendState().store(static_cast<int>(backend), std::memory_order_relaxed);
+}
+
+GemmBackend GetGemmBackend() {
+  return static_cast<GemmBackend>(BackendState().load(std::memory_order_relaxed));
+}
+
+// The rule, from bench/lowrank_gemm_bench (1 thread, d = 64, minimum of
+// medians over repeated runs on the development machine, a Sapphire Rapids
+// class Xeon; oneDNN capped with DNNL_MAX_CPU_ISA=AVX2 beside the AVX2 rows,
+// uncapped beside AVX3). Time of oneDNN / time of Highway (> 1: Highway
+// faster):
+//
+//                 AtB (W^T V)            AB (U S)
+//   r =         64    128   256       64    128   256
+//   AVX2 n=1K   0.97  1.01  0.98      1.03  1.03  0.97
+//        n=4K   0.98  1.03  1.00      1.04  1.01  0.90
+//        n=16K  0.94  1.03  1.00      1.07  0.99  0.93
+//        n=64K  0.97  1.08  1.05      1.07  1.29  1.17
+//   AVX3 n=1K   1.04  0.94  1.01      1.22  1.18  0.95
+//        n=4K   1.04  1.05  1.06      1.20  1.05  0.96
+//        n=16K  1.04  1.03  1.10      1.09  1.05  0.95
+//        n=64K  1.13  1.27  1.29      1.12  1.33  1.28
+//
+// Run-to-run noise on this shared machine is about +-5% (two rows running
+// the very same kernel differed by that much), and reruns of the AB r = 256
+// column gave 0.97-1.02: at d = 64 neither side wins consistently, and the
+// Highway kernels, with no per-call overhead, stay.
+//
+// Where oneDNN does win, clearly:
+//   - narrow outputs. The panels are nr columns wide (16 on AVX2, 64 on
+//     AVX-512); d = 16 pads an AVX-512 panel 4x: n = 4096, r = 64, d = 16
+//     took 235 / 190 us (AtB / AB) on AVX3 against oneDNN's 70 / 61 us, and
+//     even unpadded AVX2 took 85 / 79 us. So d < 32 or 2 d <= nr goes to
+//     oneDNN;
+//   - tiny products, where packing B per call dominates: m = 32 square
+//     (n r d = 32768) took 0.85 us on AVX2 and 1.33 us on AVX3 against
+//     0.71 us; at m = 64 Highway is ahead again (3.0 against 3.8 us). So
+//     n r d <= 32768 goes to oneDNN.
+bool PreferOnednn(GemmOp op, size_t n, size_t r, size_t d, size_t nr) {
+  (void)op;
+  const GemmBackend backend = GetGemmBackend();
+  if (backend == GemmBackend::kHighway || !onednn::Available()) return false;
+  if (backend == GemmBackend::kOnednn) return true;
+  if (!IsaIsBest()) return false;
+  constexpr size_t kTinyProduct = size_t{32} * 32 * 32;
+  return d < 32 || 2 * d <= nr || n * r * d <= kTinyProduct;
+}
+
+bool OnednnGemm(GemmOp op, const GemmArgs& g) {
+  const auto n = static_cast<int64_t>(g.n), r = static_cast<int64_t>(g.r),
+             d = static_cast<int64_t>(g.d);
+  const float beta = g.accumulate ? 1.0f : 0.0f;
+  if (op == GemmOp::kAtB) {
+    return onednn::SgemmSerial('T', 'N', r, d, n, 1.0f, g.a, static_cast<int64_t>(g.lda), g.b,
+                               static_cast<int64_t>(g.ldb), beta, g.c,
+                               static_cast<int64_t>(g.ldc));
+  }
+  return onednn::SgemmSerial('N', 'N', n, d, r, 1.0f, g.a, static_cast<int64_t>(g.lda), g.b,
+                             static_cast<int64_t>(g.ldb), beta, g.c, static_cast<int64_t>(g.ldc));
+}
+
+}  // namespace lowrank
