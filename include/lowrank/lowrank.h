@@ -163,8 +163,57 @@ typedef enum lowrank_method {
    *  Keys beyond kv_len or masked by key_lengths are removed before the
    *  projection (their columns of E count as zero). causal is rejected
    *  (LOWRANK_UNSUPPORTED): E mixes future positions. */
-  LOWRANK_METHOD_LINFORMER = 2
+  LOWRANK_METHOD_LINFORMER = 2,
+  /** Nystrom attention (Xiong et al. 2021). Per (batch, query head): m
+   *  landmark queries Q~ and keys K~ (options.landmark_mode), then
+   *  F = softmax(s Q K~^T) (Nq x m), A = softmax(s Q~ K~^T) (m x m),
+   *  B = softmax(s Q~ K^T + mask) (m x Nkv), and O = F (Z (B V)) with
+   *  Z ~ pinv(A) by options.pinv_iterations Newton-Schulz steps, evaluated
+   *  right to left; B V is the exact kernel's online softmax of the m
+   *  landmark queries, never storing B. s is options.scale (1/sqrt(d) by
+   *  default). Extra memory O(heads (m^2 + m d) + threads (m^2 + rows m)).
+   *  Masked keys (key_lengths) enter no landmark and no softmax; a landmark
+   *  with no valid token is dropped. A batch with m >= its valid key count
+   *  runs exact attention instead. Landmark queries come from the same token
+   *  sets as the landmark keys when Nq = Nkv; otherwise Q~ are segment means
+   *  over all Nq rows (segment mode only). causal is rejected
+   *  (LOWRANK_UNSUPPORTED): landmarks mix future tokens. Views need a dim
+   *  stride of 1 (LOWRANK_UNSUPPORTED otherwise). */
+  LOWRANK_METHOD_NYSTROM = 3
 } lowrank_method_t;
+
+/** How Nystrom landmarks are chosen. In every mode only valid keys (below
+ *  key_lengths[b]) take part. */
+typedef enum lowrank_landmark_mode {
+  /** Means of m contiguous segments of the valid tokens: n = m l + rest,
+   *  the first m - rest segments of length l = n / m, the others l + 1; no
+   *  padding, no divisibility requirement. The default. */
+  LOWRANK_LANDMARKS_SEGMENT_MEANS = 0,
+  /** k-means of the tokens (each token the pair [q_i, k_i]; needs
+   *  Nq = Nkv): options.kmeans_iterations Lloyd steps from the segment
+   *  means; a cluster that empties is re-seeded at a token drawn with
+   *  options.seed; a landmark is the mean of its final cluster. */
+  LOWRANK_LANDMARKS_KMEANS = 1,
+  /** m distinct token positions drawn uniformly (options.seed, one draw per
+   *  batch, shared by its heads), in increasing order. Needs Nq = Nkv. */
+  LOWRANK_LANDMARKS_RANDOM = 2,
+  /** options.landmark_positions: m positions in [0, min(Nq, Nkv)), shared
+   *  by every batch and head; a position at or past a batch's key length is
+   *  dropped for that batch. */
+  LOWRANK_LANDMARKS_POSITIONS = 3
+} lowrank_landmark_mode_t;
+
+/** Initialization of the Newton-Schulz pseudoinverse iteration
+ *  Z <- Z (13 I - A Z (15 I - A Z (7 I - A Z))) / 4. */
+typedef enum lowrank_pinv_init {
+  /** Z0 = A^T / (||A||_1 ||A||_inf) per matrix (Razavi et al. 2014):
+   *  ||I - A Z0|| < 1, so the iteration converges. The default. */
+  LOWRANK_PINV_INIT_RAZAVI = 0,
+  /** The Nystromformer reference code's "original": Z0 = A^T / c with c the
+   *  largest column sum over every (batch, head) matrix A of the call, so
+   *  heads depend on each other. For compatibility only. */
+  LOWRANK_PINV_INIT_ORIGINAL = 1
+} lowrank_pinv_init_t;
 
 /** Options for a plan. Always call lowrank_options_init first: it sets
  *  struct_size (so that later versions can add fields) and the defaults. */
@@ -190,10 +239,32 @@ typedef struct lowrank_options {
   int64_t proj_heads;
   int64_t proj_dim;
   int64_t proj_max_len;
+  /** LOWRANK_METHOD_NYSTROM: the number of landmarks m (default 64). */
+  int64_t landmarks;
+  lowrank_landmark_mode_t landmark_mode; /**< default SEGMENT_MEANS */
+  /** LOWRANK_LANDMARKS_POSITIONS: m positions, copied at plan creation. */
+  const int64_t* landmark_positions;
+  /** LOWRANK_LANDMARKS_KMEANS: Lloyd iterations, 1 to 100 (default 5). */
+  int32_t kmeans_iterations;
+  /** Newton-Schulz iterations, 0 to 100 (default 6). More iterations often
+   *  make the result worse, not better: an under-converged Z regularizes the
+   *  ill-conditioned A (see the README). */
+  int32_t pinv_iterations;
+  lowrank_pinv_init_t pinv_init; /**< default RAZAVI */
+  /** Seed of every random draw of the plan's method. */
+  uint64_t seed;
+  /** Nystrom: optional depthwise convolution residual on V,
+   *  O[i] += sum_t conv_weights[h][t] V[i + t - conv_kernel / 2] (zero
+   *  outside the valid keys), weights [Hq, conv_kernel] row-major, copied at
+   *  plan creation; conv_kernel odd, 0 (the default) for none. Needs
+   *  Nq = Nkv. */
+  const float* conv_weights;
+  int64_t conv_kernel;
 } lowrank_options_t;
 
 /** Sets the defaults: method exact, scale 0 (1/sqrt(d)), not causal,
- *  num_threads 0 (all). */
+ *  num_threads 0 (all); Nystrom: 64 segment-mean landmarks, 6 Razavi
+ *  pseudoinverse iterations, 5 k-means iterations, no convolution; seed 0. */
 LOWRANK_API lowrank_status_t lowrank_options_init(lowrank_options_t* options);
 
 /** Initializations of Linformer projections (see lowrank_projection_init). */

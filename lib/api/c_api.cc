@@ -105,6 +105,12 @@ lowrank_status_t lowrank_options_init(lowrank_options_t* options) {
   options->causal = 0;
   options->num_threads = 0;
   options->normalize = 0;
+  options->landmarks = 64;
+  options->landmark_mode = LOWRANK_LANDMARKS_SEGMENT_MEANS;
+  options->kmeans_iterations = 5;
+  options->pinv_iterations = 6;
+  options->pinv_init = LOWRANK_PINV_INIT_RAZAVI;
+  options->seed = 0;
   return ClearError();
 }
 

@@ -23,8 +23,7 @@ namespace {
 constexpr int32_t kMaxThreads = 1024;
 
 // Exact kernel blocking (see exact_attention-inl.h for the cache budget and
-// the measurements behind these numbers).
-constexpr size_t kBlockK = 192;
+// the measurements behind these numbers); kExactBlockK is in plan.h.
 constexpr size_t kMaxBlockQ = 384;
 constexpr size_t kTileRows = 6;
 
@@ -59,6 +58,10 @@ size_t Lcm(size_t a, size_t b) {
 
 }  // namespace
 
+size_t ChooseExactBlockQ(size_t batch_heads, size_t q_len, size_t threads) {
+  return ChooseBlockQ(batch_heads, q_len, threads, Lcm(kTileRows, ExactAttentionPanelWidth()));
+}
+
 lowrank_status_t CreatePlan(const lowrank_options_t* options,
                             const lowrank_tensor_desc_t* q,
                             const lowrank_tensor_desc_t* k,
@@ -89,12 +92,17 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
   static_assert(sizeof(method) == sizeof(options->method), "enum is int-sized");
   std::memcpy(&method, &options->method, sizeof(method));
   if (method != LOWRANK_METHOD_EXACT && method != LOWRANK_METHOD_FACTORS &&
-      method != LOWRANK_METHOD_LINFORMER) {
+      method != LOWRANK_METHOD_LINFORMER && method != LOWRANK_METHOD_NYSTROM) {
     return Fail(LOWRANK_INVALID_ARGUMENT, "options: unknown method %d",
                 static_cast<int>(method));
   }
   const bool factors = method == LOWRANK_METHOD_FACTORS;
   const bool linformer = method == LOWRANK_METHOD_LINFORMER;
+  const bool nystrom = method == LOWRANK_METHOD_NYSTROM;
+  if (!nystrom && (options->landmark_positions != nullptr || options->conv_weights != nullptr)) {
+    return Fail(LOWRANK_INVALID_ARGUMENT,
+                "options: landmark_positions/conv_weights apply to the nystrom method only");
+  }
   if (!linformer && (options->proj_k != nullptr || options->proj_v != nullptr)) {
     return Fail(LOWRANK_INVALID_ARGUMENT,
                 "options: proj_k/proj_v apply to the linformer method only");
@@ -138,8 +146,7 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     ~Owner() { delete p; }
   } owner{created};
   lowrank_plan& p = *created;
-  p.method = factors ? LOWRANK_METHOD_FACTORS
-                     : (linformer ? LOWRANK_METHOD_LINFORMER : LOWRANK_METHOD_EXACT);
+  p.method = static_cast<lowrank_method_t>(method);
   p.normalize = options->normalize != 0;
   if (lowrank_status_t st = CheckDesc("q", q, &p.q_span); st != LOWRANK_OK) return st;
   if (lowrank_status_t st = CheckDesc("k", k, &p.k_span); st != LOWRANK_OK) return st;
@@ -266,7 +273,11 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
   const size_t requested =
       options->num_threads == 0 ? static_cast<size_t>(HardwareThreads())
                                 : static_cast<size_t>(options->num_threads);
-  if (factors) {
+  if (nystrom) {
+    if (const lowrank_status_t st = PrepareNystrom(*options, p, requested); st != LOWRANK_OK) {
+      return st;
+    }
+  } else if (factors) {
     const size_t rank = static_cast<size_t>(q->dim), d_v = static_cast<size_t>(v->dim);
     const size_t batch = static_cast<size_t>(q->batch);
     const size_t row_blocks = (q_len + kFactorsRowBlock - 1) / kFactorsRowBlock;
@@ -290,9 +301,8 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     // Exact attention, or Linformer's attention over proj_dim projected keys
     // after its projections.
     const size_t keys = linformer ? p.proj_dim : static_cast<size_t>(k->seq);
-    p.block_k = kBlockK;
-    p.block_q = ChooseBlockQ(batch_heads, q_len, requested,
-                             Lcm(kTileRows, ExactAttentionPanelWidth()));
+    p.block_k = kExactBlockK;
+    p.block_q = ChooseExactBlockQ(batch_heads, q_len, requested);
     const size_t chunks = batch_heads * ((q_len + p.block_q - 1) / p.block_q);
     p.num_threads = std::max<size_t>(1, std::min(requested, chunks));
     p.workspace_floats = ExactAttentionWorkspaceFloats(
@@ -407,6 +417,11 @@ lowrank_status_t ExecutePlan(lowrank_plan& p, const float* q,
   io.out_strides = strides(p.out);
   io.key_lengths = key_lengths;
   io.num_threads = p.num_threads;
+  if (p.method == LOWRANK_METHOD_NYSTROM) {
+    ExecuteNystrom(p, io, static_cast<float*>(raw));
+    ReleaseWorkspace(p, raw);
+    return ClearError();
+  }
   if (p.method == LOWRANK_METHOD_FACTORS) {
     FactorsArgs f;
     static_cast<AttentionIo&>(f) = io;

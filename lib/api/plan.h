@@ -25,6 +25,17 @@ struct lowrank_plan {
   size_t proj_heads = 0, proj_dim = 0, proj_max_len = 0;
   size_t proj_floats = 0;       // K' and V' buffers in the workspace
   size_t linformer_ws_floats = 0;  // per thread, projections
+  // Nystrom (plan_nystrom.cc).
+  size_t landmarks = 0;
+  int landmark_mode = 0;
+  std::vector<int64_t> landmark_positions;
+  size_t kmeans_iterations = 0, pinv_iterations = 0;
+  bool pinv_original = false;
+  uint64_t seed = 0;
+  std::vector<float> conv_weights;  // [Hq, conv_kernel]
+  size_t conv_kernel = 0;
+  size_t bv_block_q = 0;
+  size_t exact_ws_floats = 0;  // all threads, exact path of short batches
   size_t num_threads;       // resolved, >= 1, at most the chunk count
   size_t block_q, block_k;  // exact kernel blocking
   size_t workspace_floats;  // per thread
@@ -41,6 +52,22 @@ struct lowrank_plan {
 };
 
 namespace lowrank {
+
+struct AttentionIo;
+
+// Exact kernel blocking, shared by the methods that run it: keys per step,
+// and the query block for batch_heads heads of q_len rows on `threads`
+// threads (plan.cc).
+constexpr size_t kExactBlockK = 192;
+size_t ChooseExactBlockQ(size_t batch_heads, size_t q_len, size_t threads);
+
+// Nystrom (plan_nystrom.cc): checks the Nystrom options and fills the plan's
+// Nystrom fields, threads, workspace size and flops; p.q/k/v/out, scale and
+// causal are already set and checked.
+lowrank_status_t PrepareNystrom(const lowrank_options_t& options, lowrank_plan& p,
+                                size_t requested_threads);
+// Runs the plan on io (validated data) with the workspace.
+void ExecuteNystrom(const lowrank_plan& p, const AttentionIo& io, float* workspace);
 
 // Creates a validated plan; see lowrank_plan_create.
 lowrank_status_t CreatePlan(const lowrank_options_t* options,
