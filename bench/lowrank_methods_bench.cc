@@ -1,7 +1,10 @@
 // Low-rank methods beside exact attention, one run, same inputs, one thread:
-// factors (U = elu(Q)+1, W = elu(K)+1, normalized) at rank r and Linformer
-// (seeded projections) at k, for n in {1024, 4096, 16384, 65536}, d = 64,
-// every supported target. Rates by each method's nominal FLOP count.
+// factors (U = elu(Q)+1, W = elu(K)+1, normalized) at rank r, Linformer
+// (seeded projections) at k, and Nystrom (segment means, 6 iterations) at m
+// landmarks, for n in {1024, 4096, 16384, 65536}, d = 64, every supported
+// target. Rates by each method's nominal FLOP count. The GEMMs of the
+// Nystrom output phase are 256-row blocks: Q K~^T (256 x 64 . 64 x m) and
+// F W (256 x m . m x 64), the n:256 rows of lowrank_gemm_bench.
 //
 // Names: <method>/<target>/n:<n>/r:<r> (exact: r:0). Exact at n = 65536 runs
 // about 10 s per iteration on AVX2; filter it out for quick runs.
@@ -20,7 +23,7 @@ namespace {
 
 constexpr int64_t kD = 64;
 
-enum class Method { kExact, kFactors, kLinformer };
+enum class Method { kExact, kFactors, kLinformer, kNystrom };
 
 void BM_Method(benchmark::State& state, lowrank_isa_t isa, Method method, int64_t n, int64_t r) {
   if (!lowrank::Isa::Force(isa).ok()) {
@@ -59,6 +62,10 @@ void BM_Method(benchmark::State& state, lowrank_isa_t isa, Method method, int64_
     opt.proj_k = proj.data();
     opt.proj_heads = 1, opt.proj_dim = r, opt.proj_max_len = n;
   }
+  if (method == Method::kNystrom) {
+    opt.method = LOWRANK_METHOD_NYSTROM;
+    opt.landmarks = r;
+  }
   const auto vd = lowrank::TensorDesc::BHSD(1, 1, n, kD);
   lowrank::Plan plan;
   const lowrank::Status st = plan.Create(opt, qd, kd, vd, vd);
@@ -96,6 +103,13 @@ void RegisterAll() {
         benchmark::RegisterBenchmark(
             ("linformer/" + tail + "/r:" + std::to_string(r)).c_str(),
             [=](benchmark::State& s) { BM_Method(s, isa, Method::kLinformer, n, r); })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+      for (int64_t m : {32, 64, 128, 256}) {
+        benchmark::RegisterBenchmark(
+            ("nystrom/" + tail + "/r:" + std::to_string(m)).c_str(),
+            [=](benchmark::State& s) { BM_Method(s, isa, Method::kNystrom, n, m); })
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
       }

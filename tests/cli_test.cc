@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "io/npy.h"
 #include "lowrank/lowrank.hpp"
+#include "nystrom_reference.h"
 #include "reference.h"
 
 namespace {
@@ -161,6 +162,65 @@ TEST(Cli, RunLinformer) {
   r = RunCli("run --method linformer" + io + " --out " + Temp("x.npy") + " --proj-dim 4 --causal");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("cannot be causal"), std::string::npos) << r.output;
+}
+
+TEST(Cli, RunNystrom) {
+  std::vector<float> q, k, v;
+  WriteRandom(Temp("q.npy"), {2, 30, 8}, 31, &q);
+  WriteRandom(Temp("k.npy"), {2, 30, 8}, 32, &k);
+  WriteRandom(Temp("v.npy"), {2, 30, 8}, 33, &v);
+  const std::string io =
+      " --q " + Temp("q.npy") + " --k " + Temp("k.npy") + " --v " + Temp("v.npy");
+  // Positions from a file and a convolution shared by the heads, against
+  // the double reference of the same algorithm.
+  const std::vector<float> pos = {1, 5, 9, 14, 22, 29};
+  const std::vector<float> conv = {0.25f, -0.5f, 0.125f};
+  std::string error;
+  ASSERT_TRUE(lowrank::WriteNpy(Temp("p.npy"), {6}, pos.data(), &error)) << error;
+  ASSERT_TRUE(lowrank::WriteNpy(Temp("w.npy"), {3}, conv.data(), &error)) << error;
+  Result r = RunCli("run --method nystrom" + io + " --out " + Temp("o.npy") +
+                    " --landmark-mode positions --positions " + Temp("p.npy") +
+                    " --pinv-iterations 8 --conv-weights " + Temp("w.npy"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  lowrank::NpyArray o;
+  ASSERT_TRUE(lowrank::ReadNpy(Temp("o.npy"), &o, &error)) << error;
+  ASSERT_EQ(o.shape, (std::vector<int64_t>{2, 30, 8}));
+  const auto d = lowrank::TensorDesc::BHSD(1, 2, 30, 8);
+  const std::vector<int64_t> ipos = {1, 5, 9, 14, 22, 29};
+  const std::vector<float> conv2 = {0.25f, -0.5f, 0.125f, 0.25f, -0.5f, 0.125f};
+  lowrank_test::NystromOptions no;
+  no.m = 6, no.mode = LOWRANK_LANDMARKS_POSITIONS, no.positions = ipos.data(),
+  no.pinv_iterations = 8, no.conv = conv2.data(), no.conv_kernel = 3;
+  lowrank_test::AttentionProblem p{d, d, d, d, q.data(), k.data(), v.data(), nullptr,
+                                   1.0 / std::sqrt(8.0), false};
+  const std::vector<double> ref = lowrank_test::ReferenceNystrom(p, no);
+  ASSERT_EQ(ref.size(), o.data.size());
+  // Small, well-conditioned case (nystrom_test.cc derives the general
+  // bound): float rounding stays far below 1e-4.
+  for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(o.data[i], ref[i], 1e-4) << i;
+  // Every landmark mode runs; k-means and random take the seed.
+  for (const char* mode : {"segment", "kmeans", "random"}) {
+    r = RunCli("run --method nystrom" + io + " --out " + Temp("m.npy") + " --landmarks 5" +
+               " --seed 3 --pinv-init original --landmark-mode " + mode);
+    EXPECT_EQ(r.exit_code, 0) << mode << ": " << r.output;
+  }
+  // Errors: causal, positions without the mode, a bad mode, an even kernel.
+  r = RunCli("run --method nystrom" + io + " --out " + Temp("x.npy") + " --causal");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("cannot be causal"), std::string::npos) << r.output;
+  r = RunCli("run --method nystrom" + io + " --out " + Temp("x.npy") + " --positions " +
+             Temp("p.npy"));
+  EXPECT_EQ(r.exit_code, 2);
+  r = RunCli("run --method nystrom" + io + " --out " + Temp("x.npy") + " --landmark-mode pca");
+  EXPECT_EQ(r.exit_code, 2);
+  const std::vector<float> even = {1, 2, 3, 4};
+  ASSERT_TRUE(lowrank::WriteNpy(Temp("e.npy"), {4}, even.data(), &error)) << error;
+  r = RunCli("run --method nystrom" + io + " --out " + Temp("x.npy") + " --conv-weights " +
+             Temp("e.npy"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("odd"), std::string::npos) << r.output;
+  r = RunCli("run --method exact" + io + " --out " + Temp("x.npy") + " --landmarks 4");
+  EXPECT_EQ(r.exit_code, 2);
 }
 
 TEST(Cli, InfoAndDemoRun) {

@@ -40,6 +40,12 @@ const char kUsage[] =
     "      (--proj-k E.npy [--proj-v F.npy] | --proj-dim K [--seed S]\n"
     "       [--proj-init xavier|uniform|normal]) [--key-lengths ...] [...]\n"
     "                           E, F: [k, n_max] or [H, k, n_max]\n"
+    "  run --method nystrom --q Q.npy --k K.npy --v V.npy --out O.npy\n"
+    "      [--landmarks M] [--landmark-mode segment|kmeans|random|positions]\n"
+    "      [--positions P.npy] [--pinv-iterations I] [--pinv-init razavi|original]\n"
+    "      [--kmeans-iterations I] [--seed S] [--conv-weights W.npy] [...]\n"
+    "                           P: [M] float32 holding integer positions;\n"
+    "                           W: [H, kernel] or [kernel] (odd kernel)\n"
     "                           attention on .npy inputs (float32, C order,\n"
     "                           shape [N,D], [H,N,D] or [B,H,N,D]); O gets the\n"
     "                           leading shape of Q (or U) and V's last dimension.\n"
@@ -244,7 +250,7 @@ int CmdDemo(int argc, char** argv) {
   for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
     if (!lowrank::Isa::Force(isa).ok()) continue;
     const double peak = lowrank::MeasureFmaPeakGflops();
-    for (const char* method : {"exact", "factors", "linformer"}) {
+    for (const char* method : {"exact", "factors", "linformer", "nystrom"}) {
       lowrank::Options opt;
       opt.num_threads = static_cast<int32_t>(threads);
       const float* in_q = q.data();
@@ -257,6 +263,8 @@ int CmdDemo(int argc, char** argv) {
         opt.method = LOWRANK_METHOD_LINFORMER;
         opt.proj_k = proj.data();
         opt.proj_heads = 1, opt.proj_dim = kProj, opt.proj_max_len = N;
+      } else if (std::strcmp(method, "nystrom") == 0) {
+        opt.method = LOWRANK_METHOD_NYSTROM;  // defaults: 64 segment-mean landmarks
       }
       lowrank::Plan plan;
       lowrank::Status st = plan.Create(opt, desc, desc, desc, desc);
@@ -303,7 +311,9 @@ int CmdDemo(int argc, char** argv) {
               "per head; factors (elu+1 features of Q and K, normalized: the linear\n"
               "transformer) and linformer (k = %lld, untrained seeded projections), relative\n"
               "Frobenius distance to exact attention's output: both are different mechanisms\n"
-              "that need training, not approximations of softmax.\n",
+              "that need training, not approximations of softmax. nystrom (64 segment-mean\n"
+              "landmarks, 6 pseudoinverse iterations) approximates softmax attention; on these\n"
+              "iid Gaussian inputs A has little low-rank structure, so expect tens of percent.\n",
               static_cast<long long>(kRowsChecked), static_cast<long long>(kProj));
   return 0;
 }
@@ -337,6 +347,10 @@ int CmdRun(int argc, char** argv) {
   std::string method, qpath, kpath, vpath, outpath, lengths_arg, isa_name, upath, wpath;
   std::string projk_path, projv_path, proj_init = "xavier";
   long long proj_dim = 0, seed = 0;
+  // Nystrom.
+  std::string landmark_mode = "segment", positions_path, pinv_init = "razavi", conv_path;
+  long long landmarks = 64, pinv_iterations = 6, kmeans_iterations = 5;
+  bool nystrom_flags = false;
   bool have_seed = false;
   bool causal = false, normalize = false;
   long long threads = 0;
@@ -399,6 +413,36 @@ int CmdRun(int argc, char** argv) {
       have_seed = true;
     } else if (a == "--causal") {
       causal = true;
+    } else if (a == "--landmarks") {
+      std::string t;
+      if (!value(&t) || !ParseInt(t.c_str(), 1, 4096, &landmarks)) {
+        return UsageError("run: --landmarks needs an integer in [1, 4096]");
+      }
+      nystrom_flags = true;
+    } else if (a == "--landmark-mode") {
+      if (!value(&landmark_mode)) return UsageError("run: --landmark-mode needs a mode");
+      nystrom_flags = true;
+    } else if (a == "--positions") {
+      if (!value(&positions_path)) return UsageError("run: --positions needs a file");
+      nystrom_flags = true;
+    } else if (a == "--pinv-iterations") {
+      std::string t;
+      if (!value(&t) || !ParseInt(t.c_str(), 0, 100, &pinv_iterations)) {
+        return UsageError("run: --pinv-iterations needs an integer in [0, 100]");
+      }
+      nystrom_flags = true;
+    } else if (a == "--kmeans-iterations") {
+      std::string t;
+      if (!value(&t) || !ParseInt(t.c_str(), 1, 100, &kmeans_iterations)) {
+        return UsageError("run: --kmeans-iterations needs an integer in [1, 100]");
+      }
+      nystrom_flags = true;
+    } else if (a == "--pinv-init") {
+      if (!value(&pinv_init)) return UsageError("run: --pinv-init needs razavi or original");
+      nystrom_flags = true;
+    } else if (a == "--conv-weights") {
+      if (!value(&conv_path)) return UsageError("run: --conv-weights needs a file");
+      nystrom_flags = true;
     } else {
       return UsageError("run: unknown option '" + a + "'");
     }
@@ -406,12 +450,36 @@ int CmdRun(int argc, char** argv) {
   if (method.empty()) return UsageError("run: --method is required");
   const bool factors = method == "factors";
   const bool linformer = method == "linformer";
-  if (method != "exact" && !factors && !linformer) {
+  const bool nystrom = method == "nystrom";
+  if (method != "exact" && !factors && !linformer && !nystrom) {
     return UsageError("run: unknown method '" + method +
-                      "' (available: exact, factors, linformer)");
+                      "' (available: exact, factors, linformer, nystrom)");
   }
-  if (!linformer && (!projk_path.empty() || !projv_path.empty() || proj_dim || have_seed)) {
-    return UsageError("run: --proj-k, --proj-v, --proj-dim and --seed belong to --method linformer");
+  if (!linformer && (!projk_path.empty() || !projv_path.empty() || proj_dim)) {
+    return UsageError("run: --proj-k, --proj-v and --proj-dim belong to --method linformer");
+  }
+  if (!linformer && !nystrom && have_seed) {
+    return UsageError("run: --seed belongs to --method linformer or nystrom");
+  }
+  if (!nystrom && nystrom_flags) {
+    return UsageError("run: --landmarks, --landmark-mode, --positions, --pinv-*, "
+                      "--kmeans-iterations and --conv-weights belong to --method nystrom");
+  }
+  lowrank_landmark_mode_t mode = LOWRANK_LANDMARKS_SEGMENT_MEANS;
+  if (landmark_mode == "kmeans") {
+    mode = LOWRANK_LANDMARKS_KMEANS;
+  } else if (landmark_mode == "random") {
+    mode = LOWRANK_LANDMARKS_RANDOM;
+  } else if (landmark_mode == "positions") {
+    mode = LOWRANK_LANDMARKS_POSITIONS;
+  } else if (landmark_mode != "segment") {
+    return UsageError("run: --landmark-mode must be segment, kmeans, random or positions");
+  }
+  if ((mode == LOWRANK_LANDMARKS_POSITIONS) != !positions_path.empty()) {
+    return UsageError("run: --positions P.npy goes with --landmark-mode positions");
+  }
+  if (pinv_init != "razavi" && pinv_init != "original") {
+    return UsageError("run: --pinv-init must be razavi or original");
   }
   if (linformer && projk_path.empty() == (proj_dim == 0)) {
     return UsageError("run: linformer needs either --proj-k E.npy or --proj-dim K (with --seed)");
@@ -514,9 +582,52 @@ int CmdRun(int argc, char** argv) {
     }
   }
 
+  // Nystrom positions ([M] float32 of integers) and convolution weights
+  // ([H, kernel] or [kernel], shared by the heads).
+  std::vector<int64_t> positions;
+  std::vector<float> conv;
+  int64_t conv_kernel = 0;
+  if (nystrom && !positions_path.empty()) {
+    lowrank::NpyArray p;
+    if (!lowrank::ReadNpy(positions_path, &p, &error)) return RuntimeError(error);
+    if (p.shape.size() != 1) return RuntimeError(positions_path + ": positions must be [M]");
+    for (float x : p.data) {
+      if (!(x >= 0.0f) || x != std::floor(x) || x >= 2147483648.0f) {
+        return RuntimeError(positions_path + ": positions must be non-negative integers");
+      }
+      positions.push_back(static_cast<int64_t>(x));
+    }
+    landmarks = static_cast<long long>(positions.size());
+  }
+  if (nystrom && !conv_path.empty()) {
+    lowrank::NpyArray w;
+    if (!lowrank::ReadNpy(conv_path, &w, &error)) return RuntimeError(error);
+    if (w.shape.size() == 1) {
+      conv_kernel = w.shape[0];
+      for (int64_t h = 0; h < qs.h; ++h) conv.insert(conv.end(), w.data.begin(), w.data.end());
+    } else if (w.shape.size() == 2 && w.shape[0] == qs.h) {
+      conv_kernel = w.shape[1];
+      conv = w.data;
+    } else {
+      return RuntimeError(conv_path + ": convolution weights must be [kernel] or [H, kernel]");
+    }
+  }
+
   lowrank::Options opt;
   opt.method = factors ? LOWRANK_METHOD_FACTORS
-                       : (linformer ? LOWRANK_METHOD_LINFORMER : LOWRANK_METHOD_EXACT);
+                       : (linformer ? LOWRANK_METHOD_LINFORMER
+                                    : (nystrom ? LOWRANK_METHOD_NYSTROM : LOWRANK_METHOD_EXACT));
+  if (nystrom) {
+    opt.landmarks = landmarks;
+    opt.landmark_mode = mode;
+    opt.landmark_positions = positions.empty() ? nullptr : positions.data();
+    opt.pinv_iterations = static_cast<int32_t>(pinv_iterations);
+    opt.kmeans_iterations = static_cast<int32_t>(kmeans_iterations);
+    opt.pinv_init = pinv_init == "original" ? LOWRANK_PINV_INIT_ORIGINAL : LOWRANK_PINV_INIT_RAZAVI;
+    opt.seed = static_cast<uint64_t>(seed);
+    opt.conv_weights = conv.empty() ? nullptr : conv.data();
+    opt.conv_kernel = conv_kernel;
+  }
   if (linformer) {
     opt.proj_k = ek.data.data();
     opt.proj_v = ev.data.empty() ? nullptr : ev.data.data();
