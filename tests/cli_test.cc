@@ -271,7 +271,7 @@ TEST(Cli, BadInputGivesClearErrors) {
       {"", 2, "missing command"},
       {"frobnicate", 2, "unknown command"},
       {"run --q " + good, 2, "--method is required"},
-      {"run --method nystrom --q " + good, 2, "unknown method 'nystrom'"},
+      {"run --method sparse --q " + good, 2, "unknown method 'sparse'"},
       {"run --method exact --q " + good, 2, "are required"},
       {"run --method exact --q /nonexistent.npy --k " + good + " --v " + good + " --out " +
            Temp("x.npy"),
