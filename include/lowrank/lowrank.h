@@ -179,8 +179,62 @@ typedef enum lowrank_method {
    *  over all Nq rows (segment mode only). causal is rejected
    *  (LOWRANK_UNSUPPORTED): landmarks mix future tokens. Views need a dim
    *  stride of 1 (LOWRANK_UNSUPPORTED otherwise). */
-  LOWRANK_METHOD_NYSTROM = 3
+  LOWRANK_METHOD_NYSTROM = 3,
+  /** Feature-map (kernelized) attention: O = phi(Q) (phi(K)^T V) /
+   *  (phi(Q) (phi(K)^T 1)), never forming the n x n matrix, with phi chosen
+   *  by options.feature_map (see lowrank_feature_map_t) from a projection W
+   *  (options.features rows of dim d; given, or drawn at plan creation from
+   *  options.seed). Denominator guard: R + 2e-6 where |R| <= 1e-6. Masked
+   *  keys contribute nothing (their feature rows are zero). causal: prefix
+   *  states over chunks, which only accumulate (no subtraction of sums).
+   *  The stabilizer of exp maps: queries use their own row max; keys the
+   *  max over all valid keys, or, when causal (and in decoding), the
+   *  running max of the keys seen so far, rescaling the state by
+   *  exp(old - new) when it grows, so a decoding state fed token by token
+   *  (lowrank_decode_*) gives the causal result. Views need a dim stride
+   *  of 1 (LOWRANK_UNSUPPORTED otherwise). */
+  LOWRANK_METHOD_FEATURE_MAP = 4
 } lowrank_method_t;
+
+/** Feature maps of LOWRANK_METHOD_FEATURE_MAP. x' = sqrt(s) x with s the
+ *  logit scale (options.scale, 1/sqrt(d) by default), so x'.y' = s x.y;
+ *  u = W x'; h = |x'|^2 / 2; c the stabilizer (see the method). */
+typedef enum lowrank_feature_map {
+  /** FAVOR+ positive random features (Performer): m^-1/2 (exp(u - h - c)
+   *  + eps); E[phi(x).phi(y)] = exp(x'.y'). eps defaults to 1e-6. */
+  LOWRANK_FEATURE_MAP_FAVOR = 0,
+  /** The hyperbolic variant: (2m)^-1/2 (exp(+-u - h - c) + eps), 2m
+   *  features; c is the max of |u|. */
+  LOWRANK_FEATURE_MAP_FAVOR_HYPERBOLIC = 1,
+  /** relu(u) + eps, or relu(x') + eps with random_features NONE (d
+   *  features); eps defaults to 1e-3. Not a softmax approximation. */
+  LOWRANK_FEATURE_MAP_RELU = 2,
+  /** The linear transformer's elu(x) + 1 on the raw x (scale must be 0),
+   *  computed as x >= 0 ? x + 1 : exp(x) so it never rounds to 0; d
+   *  features, no projection; eps defaults to 0. */
+  LOWRANK_FEATURE_MAP_ELU = 3
+} lowrank_feature_map_t;
+
+/** How a feature projection W (m x d) is drawn. */
+typedef enum lowrank_random_features {
+  /** Orthogonal random features: blocks of d orthonormal rows (Gram-Schmidt
+   *  of Gaussian rows, the Q of their QR), the last block cut to m mod d
+   *  rows, then rows rescaled (lowrank_feature_norms_t). The default. */
+  LOWRANK_RANDOM_FEATURES_ORTHOGONAL = 0,
+  /** iid standard Gaussian rows. */
+  LOWRANK_RANDOM_FEATURES_IID = 1,
+  /** No projection (LOWRANK_FEATURE_MAP_RELU only: features of x' itself). */
+  LOWRANK_RANDOM_FEATURES_NONE = 2
+} lowrank_random_features_t;
+
+/** Row norms of orthogonal random features. */
+typedef enum lowrank_feature_norms {
+  /** Norms of independent d-dimensional Gaussian vectors (chi(d)), as iid
+   *  rows would have. The default. */
+  LOWRANK_FEATURE_NORMS_CHI = 0,
+  /** Every row of norm sqrt(d). */
+  LOWRANK_FEATURE_NORMS_SQRT_D = 1
+} lowrank_feature_norms_t;
 
 /** How Nystrom landmarks are chosen. In every mode only valid keys (below
  *  key_lengths[b]) take part. */
@@ -260,11 +314,29 @@ typedef struct lowrank_options {
    *  Nq = Nkv. */
   const float* conv_weights;
   int64_t conv_kernel;
+  /** LOWRANK_METHOD_FEATURE_MAP: the map (default FAVOR). */
+  lowrank_feature_map_t feature_map;
+  /** Projection rows m (default 256; ignored by ELU and by RELU without a
+   *  projection), 1 to 16384. */
+  int64_t features;
+  /** A given projection W, dense [feature_projection_heads, features, dim of
+   *  Q] (1 head: shared by all; or one per key/value head), copied at plan
+   *  creation. NULL: drawn from options.seed (random_features, feature_norms;
+   *  one matrix shared by the heads). */
+  const float* feature_projection;
+  int64_t feature_projection_heads;
+  lowrank_random_features_t random_features; /**< default ORTHOGONAL */
+  lowrank_feature_norms_t feature_norms;     /**< default CHI */
+  /** Added to every feature; < 0 (the default, -1) selects the map's
+   *  default (FAVOR 1e-6, RELU 1e-3, ELU 0). */
+  float feature_eps;
 } lowrank_options_t;
 
 /** Sets the defaults: method exact, scale 0 (1/sqrt(d)), not causal,
  *  num_threads 0 (all); Nystrom: 64 segment-mean landmarks, 6 Razavi
- *  pseudoinverse iterations, 5 k-means iterations, no convolution; seed 0. */
+ *  pseudoinverse iterations, 5 k-means iterations, no convolution; feature
+ *  maps: FAVOR with 256 orthogonal features, chi norms, the map's eps;
+ *  seed 0. */
 LOWRANK_API lowrank_status_t lowrank_options_init(lowrank_options_t* options);
 
 /** Initializations of Linformer projections (see lowrank_projection_init). */
@@ -324,6 +396,59 @@ LOWRANK_API lowrank_status_t lowrank_plan_flops(lowrank_plan_t plan,
 
 /** Releases a plan. NULL is allowed and ignored. */
 LOWRANK_API void lowrank_plan_destroy(lowrank_plan_t plan);
+
+/** Redraws a feature-map plan's drawn projection with a new seed (the only
+ *  way its projection changes: executes reuse it). LOWRANK_INVALID_ARGUMENT
+ *  for other plans and for plans given their projection. Not to be called
+ *  while the plan executes on another thread. */
+LOWRANK_API lowrank_status_t lowrank_plan_redraw(lowrank_plan_t plan, uint64_t seed);
+
+/** Fills out[heads * m * d] with random feature projections (what a
+ *  feature-map plan draws when given none): `heads` matrices of m x d rows
+ *  drawn in turn from one generator seeded with `seed` (lowrank's own
+ *  xoshiro256**, the same on every platform). kind NONE is invalid here. */
+LOWRANK_API lowrank_status_t lowrank_random_features_init(float* out, int64_t heads, int64_t m,
+                                                          int64_t d,
+                                                          lowrank_random_features_t kind,
+                                                          lowrank_feature_norms_t norms,
+                                                          uint64_t seed);
+
+/* ------------------------------------------------------------------------ */
+/* Decoding (feature-map attention).                                          */
+/* ------------------------------------------------------------------------ */
+
+/** A running decoding state of a feature-map plan: per (batch, key/value
+ *  head) the sums S = sum phi(k) v^T and z = sum phi(k) and the key
+ *  stabilizer, O(features x d_v) floats per head whatever the length.
+ *  Appending tokens one at a time and querying after each gives the
+ *  causal plan's outputs. A state is used by one thread at a time;
+ *  different states are independent. It keeps its own copy of the plan's
+ *  map, so the plan may be destroyed first. */
+typedef struct lowrank_decode_state* lowrank_decode_state_t;
+
+/** Creates an empty state for `plan` (a LOWRANK_METHOD_FEATURE_MAP plan;
+ *  its batch, head counts and dims apply, its sequence lengths do not). */
+LOWRANK_API lowrank_status_t lowrank_decode_create(lowrank_plan_t plan,
+                                                  lowrank_decode_state_t* state);
+/** Appends t >= 1 key/value tokens per (batch, kv head): k [B, Hkv, t, Dqk],
+ *  v [B, Hkv, t, Dv], in order. */
+LOWRANK_API lowrank_status_t lowrank_decode_append(lowrank_decode_state_t state, const float* k,
+                                                  const lowrank_tensor_desc_t* k_desc,
+                                                  const float* v,
+                                                  const lowrank_tensor_desc_t* v_desc);
+/** Outputs for t >= 1 query rows per (batch, query head), each attending to
+ *  every token appended so far: q [B, Hq, t, Dqk], out [B, Hq, t, Dv]. With
+ *  no token appended the output is 0. */
+LOWRANK_API lowrank_status_t lowrank_decode_query(lowrank_decode_state_t state, const float* q,
+                                                 const lowrank_tensor_desc_t* q_desc, float* out,
+                                                 const lowrank_tensor_desc_t* out_desc);
+/** Forgets every appended token. */
+LOWRANK_API lowrank_status_t lowrank_decode_reset(lowrank_decode_state_t state);
+/** Tokens appended since creation or the last reset. */
+LOWRANK_API lowrank_status_t lowrank_decode_length(lowrank_decode_state_t state,
+                                                  int64_t* tokens);
+/** Releases a state. NULL is allowed and ignored. */
+LOWRANK_API void lowrank_decode_destroy(lowrank_decode_state_t state);
 
 #ifdef __cplusplus
 } /* extern "C" */

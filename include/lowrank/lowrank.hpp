@@ -125,6 +125,9 @@ class Plan {
     return Status::FromC(lowrank_plan_execute(plan_, q, k, v, key_lengths, out));
   }
 
+  /// See lowrank_plan_redraw (feature-map plans with a drawn projection).
+  Status Redraw(uint64_t seed) { return Status::FromC(lowrank_plan_redraw(plan_, seed)); }
+
   double Flops() const {
     double f = 0;
     return lowrank_plan_flops(plan_, &f) == LOWRANK_OK ? f : 0.0;
@@ -138,6 +141,46 @@ class Plan {
 
  private:
   lowrank_plan_t plan_ = nullptr;
+};
+
+/// A decoding state of a feature-map plan (see lowrank_decode_* in
+/// lowrank.h): append key/value tokens, query outputs.
+class DecodeState {
+ public:
+  DecodeState() = default;
+  DecodeState(DecodeState&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  DecodeState& operator=(DecodeState&& other) noexcept {
+    if (this != &other) {
+      lowrank_decode_destroy(state_);
+      state_ = std::exchange(other.state_, nullptr);
+    }
+    return *this;
+  }
+  DecodeState(const DecodeState&) = delete;
+  DecodeState& operator=(const DecodeState&) = delete;
+  ~DecodeState() { lowrank_decode_destroy(state_); }
+
+  /// Replaces *this with a new empty state for `plan`.
+  Status Create(const Plan& plan) {
+    lowrank_decode_destroy(std::exchange(state_, nullptr));
+    return Status::FromC(lowrank_decode_create(plan.get(), &state_));
+  }
+  Status Append(const float* k, const TensorDesc& k_desc, const float* v,
+                const TensorDesc& v_desc) {
+    return Status::FromC(lowrank_decode_append(state_, k, &k_desc, v, &v_desc));
+  }
+  Status Query(const float* q, const TensorDesc& q_desc, float* out, const TensorDesc& out_desc) {
+    return Status::FromC(lowrank_decode_query(state_, q, &q_desc, out, &out_desc));
+  }
+  Status Reset() { return Status::FromC(lowrank_decode_reset(state_)); }
+  int64_t Length() const {
+    int64_t n = 0;
+    return lowrank_decode_length(state_, &n) == LOWRANK_OK ? n : 0;
+  }
+  bool valid() const { return state_ != nullptr; }
+
+ private:
+  lowrank_decode_state_t state_ = nullptr;
 };
 
 }  // namespace lowrank

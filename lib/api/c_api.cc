@@ -111,6 +111,12 @@ lowrank_status_t lowrank_options_init(lowrank_options_t* options) {
   options->pinv_iterations = 6;
   options->pinv_init = LOWRANK_PINV_INIT_RAZAVI;
   options->seed = 0;
+  options->feature_map = LOWRANK_FEATURE_MAP_FAVOR;
+  options->features = 256;
+  options->feature_projection_heads = 1;
+  options->random_features = LOWRANK_RANDOM_FEATURES_ORTHOGONAL;
+  options->feature_norms = LOWRANK_FEATURE_NORMS_CHI;
+  options->feature_eps = -1.0f;
   return ClearError();
 }
 
@@ -155,6 +161,48 @@ lowrank_status_t lowrank_plan_flops(lowrank_plan_t plan, double* flops) {
 }
 
 void lowrank_plan_destroy(lowrank_plan_t plan) { delete plan; }
+
+lowrank_status_t lowrank_plan_redraw(lowrank_plan_t plan, uint64_t seed) {
+  if (plan == nullptr) return Fail(LOWRANK_INVALID_ARGUMENT, "plan is null");
+  try {
+    const lowrank_status_t st = lowrank::RedrawFeatures(*plan, seed);
+    return st == LOWRANK_OK ? ClearError() : st;
+  } catch (...) {
+    return Fail(LOWRANK_INTERNAL_ERROR, "unexpected exception in redraw");
+  }
+}
+
+lowrank_status_t lowrank_random_features_init(float* out, int64_t heads, int64_t m, int64_t d,
+                                              lowrank_random_features_t kind,
+                                              lowrank_feature_norms_t norms, uint64_t seed) {
+  if (out == nullptr) return Fail(LOWRANK_INVALID_ARGUMENT, "random features: out is null");
+  int64_t count = 0;
+  if (heads < 1 || m < 1 || d < 1 || d > LOWRANK_MAX_HEAD_DIM ||
+      __builtin_mul_overflow(heads, m, &count) || __builtin_mul_overflow(count, d, &count) ||
+      count > static_cast<int64_t>(PTRDIFF_MAX / sizeof(float))) {
+    return Fail(LOWRANK_INVALID_ARGUMENT,
+                "random features: heads, m >= 1, d in [1, %d], and their product must fit in "
+                "memory",
+                LOWRANK_MAX_HEAD_DIM);
+  }
+  int32_t k = 0, n = 0;
+  std::memcpy(&k, &kind, sizeof(k));
+  std::memcpy(&n, &norms, sizeof(n));
+  if (k != LOWRANK_RANDOM_FEATURES_ORTHOGONAL && k != LOWRANK_RANDOM_FEATURES_IID) {
+    return Fail(LOWRANK_INVALID_ARGUMENT,
+                "random features: kind must be ORTHOGONAL or IID, got %d", k);
+  }
+  if (n != LOWRANK_FEATURE_NORMS_CHI && n != LOWRANK_FEATURE_NORMS_SQRT_D) {
+    return Fail(LOWRANK_INVALID_ARGUMENT, "random features: unknown norms %d", n);
+  }
+  try {
+    lowrank::DrawRandomFeatures(out, static_cast<size_t>(heads), static_cast<size_t>(m),
+                                static_cast<size_t>(d), k, n, seed);
+  } catch (...) {
+    return Fail(LOWRANK_OUT_OF_MEMORY, "random features: allocation failed");
+  }
+  return ClearError();
+}
 
 lowrank_status_t lowrank_projection_init(float* out, int64_t heads, int64_t dim,
                                          int64_t max_len, lowrank_projection_init_t kind,

@@ -92,13 +92,19 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
   static_assert(sizeof(method) == sizeof(options->method), "enum is int-sized");
   std::memcpy(&method, &options->method, sizeof(method));
   if (method != LOWRANK_METHOD_EXACT && method != LOWRANK_METHOD_FACTORS &&
-      method != LOWRANK_METHOD_LINFORMER && method != LOWRANK_METHOD_NYSTROM) {
+      method != LOWRANK_METHOD_LINFORMER && method != LOWRANK_METHOD_NYSTROM &&
+      method != LOWRANK_METHOD_FEATURE_MAP) {
     return Fail(LOWRANK_INVALID_ARGUMENT, "options: unknown method %d",
                 static_cast<int>(method));
   }
   const bool factors = method == LOWRANK_METHOD_FACTORS;
   const bool linformer = method == LOWRANK_METHOD_LINFORMER;
   const bool nystrom = method == LOWRANK_METHOD_NYSTROM;
+  const bool feature_map = method == LOWRANK_METHOD_FEATURE_MAP;
+  if (!feature_map && options->feature_projection != nullptr) {
+    return Fail(LOWRANK_INVALID_ARGUMENT,
+                "options: feature_projection applies to the feature-map method only");
+  }
   if (!nystrom && (options->landmark_positions != nullptr || options->conv_weights != nullptr)) {
     return Fail(LOWRANK_INVALID_ARGUMENT,
                 "options: landmark_positions/conv_weights apply to the nystrom method only");
@@ -277,6 +283,11 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     if (const lowrank_status_t st = PrepareNystrom(*options, p, requested); st != LOWRANK_OK) {
       return st;
     }
+  } else if (feature_map) {
+    if (const lowrank_status_t st = PrepareFeatureMap(*options, p, requested);
+        st != LOWRANK_OK) {
+      return st;
+    }
   } else if (factors) {
     const size_t rank = static_cast<size_t>(q->dim), d_v = static_cast<size_t>(v->dim);
     const size_t batch = static_cast<size_t>(q->batch);
@@ -417,6 +428,11 @@ lowrank_status_t ExecutePlan(lowrank_plan& p, const float* q,
   io.out_strides = strides(p.out);
   io.key_lengths = key_lengths;
   io.num_threads = p.num_threads;
+  if (p.method == LOWRANK_METHOD_FEATURE_MAP) {
+    ExecuteFeatureMap(p, io, static_cast<float*>(raw));
+    ReleaseWorkspace(p, raw);
+    return ClearError();
+  }
   if (p.method == LOWRANK_METHOD_NYSTROM) {
     ExecuteNystrom(p, io, static_cast<float*>(raw));
     ReleaseWorkspace(p, raw);

@@ -36,6 +36,14 @@ struct lowrank_plan {
   size_t conv_kernel = 0;
   size_t bv_block_q = 0;
   size_t exact_ws_floats = 0;  // all threads, exact path of short batches
+  // Feature maps (plan_feature_map.cc): the map, and W'^T = sqrt(s) W^T per
+  // projection head (d x m each); `drawn` if it came from the seed.
+  int feature_map = 0;
+  size_t features = 0, feature_rows = 0, feature_heads = 0;
+  float feature_input_scale = 1.0f, feature_eps = 0.0f, feature_out_scale = 1.0f;
+  std::vector<float> feature_wt;
+  bool feature_drawn = false;
+  int random_features = 0, feature_norms = 0;
   size_t num_threads;       // resolved, >= 1, at most the chunk count
   size_t block_q, block_k;  // exact kernel blocking
   size_t workspace_floats;  // per thread
@@ -68,6 +76,20 @@ lowrank_status_t PrepareNystrom(const lowrank_options_t& options, lowrank_plan& 
                                 size_t requested_threads);
 // Runs the plan on io (validated data) with the workspace.
 void ExecuteNystrom(const lowrank_plan& p, const AttentionIo& io, float* workspace);
+
+// Feature maps (plan_feature_map.cc), like the Nystrom pair above.
+lowrank_status_t PrepareFeatureMap(const lowrank_options_t& options, lowrank_plan& p,
+                                   size_t requested_threads);
+void ExecuteFeatureMap(const lowrank_plan& p, const AttentionIo& io, float* workspace);
+// The kernel's view of a feature-map plan's map (points into the plan).
+struct FeatureMapSpec;
+FeatureMapSpec FeatureSpecOf(const lowrank_plan& p);
+// Draws a feature plan's projection from `seed` (lowrank_plan_redraw).
+lowrank_status_t RedrawFeatures(lowrank_plan& p, uint64_t seed);
+// heads x m x d random features (lowrank_random_features_init); kind is
+// ORTHOGONAL or IID, norms CHI or SQRT_D (checked by the caller).
+void DrawRandomFeatures(float* out, size_t heads, size_t m, size_t d, int kind, int norms,
+                        uint64_t seed);
 
 // Creates a validated plan; see lowrank_plan_create.
 lowrank_status_t CreatePlan(const lowrank_options_t* options,
