@@ -4,7 +4,8 @@
 // landmarks, for n in {1024, 4096, 16384, 65536}, d = 64, every supported
 // target. Rates by each method's nominal FLOP count. The GEMMs of the
 // Nystrom output phase are 256-row blocks: Q K~^T (256 x 64 . 64 x m) and
-// F W (256 x m . m x 64), the n:256 rows of lowrank_gemm_bench.
+// F W (256 x m . m x 64), the n:256 rows of lowrank_gemm_bench. FAVOR+
+// (256 orthogonal features by default; r = m) bidirectional and causal.
 //
 // Names: <method>/<target>/n:<n>/r:<r> (exact: r:0). Exact at n = 65536 runs
 // about 10 s per iteration on AVX2; filter it out for quick runs.
@@ -23,7 +24,7 @@ namespace {
 
 constexpr int64_t kD = 64;
 
-enum class Method { kExact, kFactors, kLinformer, kNystrom };
+enum class Method { kExact, kFactors, kLinformer, kNystrom, kFavor, kFavorCausal };
 
 void BM_Method(benchmark::State& state, lowrank_isa_t isa, Method method, int64_t n, int64_t r) {
   if (!lowrank::Isa::Force(isa).ok()) {
@@ -65,6 +66,11 @@ void BM_Method(benchmark::State& state, lowrank_isa_t isa, Method method, int64_
   if (method == Method::kNystrom) {
     opt.method = LOWRANK_METHOD_NYSTROM;
     opt.landmarks = r;
+  }
+  if (method == Method::kFavor || method == Method::kFavorCausal) {
+    opt.method = LOWRANK_METHOD_FEATURE_MAP;
+    opt.features = r;
+    opt.causal = method == Method::kFavorCausal;
   }
   const auto vd = lowrank::TensorDesc::BHSD(1, 1, n, kD);
   lowrank::Plan plan;
@@ -112,6 +118,17 @@ void RegisterAll() {
             [=](benchmark::State& s) { BM_Method(s, isa, Method::kNystrom, n, m); })
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
+      }
+      for (int64_t m : {64, 128, 256}) {
+        for (bool causal : {false, true}) {
+          benchmark::RegisterBenchmark(
+              ((causal ? "favor_causal/" : "favor/") + tail + "/r:" + std::to_string(m)).c_str(),
+              [=](benchmark::State& s) {
+                BM_Method(s, isa, causal ? Method::kFavorCausal : Method::kFavor, n, m);
+              })
+              ->Unit(benchmark::kMillisecond)
+              ->UseRealTime();
+        }
       }
     }
   }

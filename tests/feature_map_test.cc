@@ -198,6 +198,12 @@ TEST_P(FeatureMapTest, MapsMatchReference) {
       }
     }
   }
+  // m = 256, d = 64: the causal kernel's largest chunks (64 rows).
+  for (bool causal : {false, true}) {
+    Case big;
+    big.m = 256, big.d = 64, big.d_v = 64, big.q_len = big.kv_len = 200, big.causal = causal;
+    RunAndCheck(big);
+  }
   Case relu;
   relu.map = LOWRANK_FEATURE_MAP_RELU, relu.m = 0;  // relu(x') without a projection
   RunAndCheck(relu);

@@ -46,6 +46,10 @@ const char kUsage[] =
     "      [--kmeans-iterations I] [--seed S] [--conv-weights W.npy] [...]\n"
     "                           P: [M] float32 holding integer positions;\n"
     "                           W: [H, kernel] or [kernel] (odd kernel)\n"
+    "  run --method favor|favor-hyperbolic|relu|elu --q Q.npy --k K.npy --v V.npy\n"
+    "      --out O.npy [--features M] [--projection W.npy] [--orthogonal|--iid|--no-projection]\n"
+    "      [--norms chi|sqrt-d] [--seed S] [--causal] [...]\n"
+    "                           W: [M, D] or [H, M, D] (H: key/value heads)\n"
     "                           attention on .npy inputs (float32, C order,\n"
     "                           shape [N,D], [H,N,D] or [B,H,N,D]); O gets the\n"
     "                           leading shape of Q (or U) and V's last dimension.\n"
@@ -250,7 +254,7 @@ int CmdDemo(int argc, char** argv) {
   for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
     if (!lowrank::Isa::Force(isa).ok()) continue;
     const double peak = lowrank::MeasureFmaPeakGflops();
-    for (const char* method : {"exact", "factors", "linformer", "nystrom"}) {
+    for (const char* method : {"exact", "factors", "linformer", "nystrom", "favor", "favor-cau"}) {
       lowrank::Options opt;
       opt.num_threads = static_cast<int32_t>(threads);
       const float* in_q = q.data();
@@ -265,6 +269,9 @@ int CmdDemo(int argc, char** argv) {
         opt.proj_heads = 1, opt.proj_dim = kProj, opt.proj_max_len = N;
       } else if (std::strcmp(method, "nystrom") == 0) {
         opt.method = LOWRANK_METHOD_NYSTROM;  // defaults: 64 segment-mean landmarks
+      } else if (std::strncmp(method, "favor", 5) == 0) {
+        opt.method = LOWRANK_METHOD_FEATURE_MAP;  // defaults: 256 orthogonal features
+        opt.causal = method[5] == '-';
       }
       lowrank::Plan plan;
       lowrank::Status st = plan.Create(opt, desc, desc, desc, desc);
@@ -290,6 +297,8 @@ int CmdDemo(int argc, char** argv) {
           }
         }
         if (exact_out.empty()) exact_out = o;
+      } else if (std::strcmp(method, "favor-cau") == 0) {
+        err = NAN;  // causal: a different attention pattern from the exact row
       } else {
         double diff = 0, norm = 0;
         for (size_t i = 0; i < count; ++i) {
@@ -312,8 +321,10 @@ int CmdDemo(int argc, char** argv) {
               "transformer) and linformer (k = %lld, untrained seeded projections), relative\n"
               "Frobenius distance to exact attention's output: both are different mechanisms\n"
               "that need training, not approximations of softmax. nystrom (64 segment-mean\n"
-              "landmarks, 6 pseudoinverse iterations) approximates softmax attention; on these\n"
-              "iid Gaussian inputs A has little low-rank structure, so expect tens of percent.\n",
+              "landmarks, 6 pseudoinverse iterations) and favor (FAVOR+, 256 orthogonal random\n"
+              "features) approximate softmax attention; on these iid Gaussian inputs A has\n"
+              "little low-rank structure, so expect tens of percent. favor-cau: FAVOR+ causal\n"
+              "(prefix states), timed only.\n",
               static_cast<long long>(kRowsChecked), static_cast<long long>(kProj));
   return 0;
 }
@@ -351,6 +362,11 @@ int CmdRun(int argc, char** argv) {
   std::string landmark_mode = "segment", positions_path, pinv_init = "razavi", conv_path;
   long long landmarks = 64, pinv_iterations = 6, kmeans_iterations = 5;
   bool nystrom_flags = false;
+  // Feature maps.
+  std::string projection_path, norms_name = "chi";
+  long long features = 256;
+  int random_kind = LOWRANK_RANDOM_FEATURES_ORTHOGONAL;
+  bool feature_flags = false;
   bool have_seed = false;
   bool causal = false, normalize = false;
   long long threads = 0;
@@ -413,6 +429,23 @@ int CmdRun(int argc, char** argv) {
       have_seed = true;
     } else if (a == "--causal") {
       causal = true;
+    } else if (a == "--features") {
+      std::string t;
+      if (!value(&t) || !ParseInt(t.c_str(), 1, 16384, &features)) {
+        return UsageError("run: --features needs an integer in [1, 16384]");
+      }
+      feature_flags = true;
+    } else if (a == "--projection") {
+      if (!value(&projection_path)) return UsageError("run: --projection needs a file");
+      feature_flags = true;
+    } else if (a == "--orthogonal" || a == "--iid" || a == "--no-projection") {
+      random_kind = a == "--orthogonal" ? LOWRANK_RANDOM_FEATURES_ORTHOGONAL
+                    : a == "--iid"      ? LOWRANK_RANDOM_FEATURES_IID
+                                        : LOWRANK_RANDOM_FEATURES_NONE;
+      feature_flags = true;
+    } else if (a == "--norms") {
+      if (!value(&norms_name)) return UsageError("run: --norms needs chi or sqrt-d");
+      feature_flags = true;
     } else if (a == "--landmarks") {
       std::string t;
       if (!value(&t) || !ParseInt(t.c_str(), 1, 4096, &landmarks)) {
@@ -451,15 +484,29 @@ int CmdRun(int argc, char** argv) {
   const bool factors = method == "factors";
   const bool linformer = method == "linformer";
   const bool nystrom = method == "nystrom";
-  if (method != "exact" && !factors && !linformer && !nystrom) {
+  int feature_map = -1;
+  if (method == "favor") feature_map = LOWRANK_FEATURE_MAP_FAVOR;
+  if (method == "favor-hyperbolic") feature_map = LOWRANK_FEATURE_MAP_FAVOR_HYPERBOLIC;
+  if (method == "relu") feature_map = LOWRANK_FEATURE_MAP_RELU;
+  if (method == "elu") feature_map = LOWRANK_FEATURE_MAP_ELU;
+  const bool featured = feature_map >= 0;
+  if (method != "exact" && !factors && !linformer && !nystrom && !featured) {
     return UsageError("run: unknown method '" + method +
-                      "' (available: exact, factors, linformer, nystrom)");
+                      "' (available: exact, factors, linformer, nystrom, favor, "
+                      "favor-hyperbolic, relu, elu)");
+  }
+  if (!featured && feature_flags) {
+    return UsageError("run: --features, --projection, --orthogonal, --iid, --no-projection and "
+                      "--norms belong to the feature-map methods");
+  }
+  if (norms_name != "chi" && norms_name != "sqrt-d") {
+    return UsageError("run: --norms must be chi or sqrt-d");
   }
   if (!linformer && (!projk_path.empty() || !projv_path.empty() || proj_dim)) {
     return UsageError("run: --proj-k, --proj-v and --proj-dim belong to --method linformer");
   }
-  if (!linformer && !nystrom && have_seed) {
-    return UsageError("run: --seed belongs to --method linformer or nystrom");
+  if (!linformer && !nystrom && !featured && have_seed) {
+    return UsageError("run: --seed belongs to --method linformer, nystrom or a feature map");
   }
   if (!nystrom && nystrom_flags) {
     return UsageError("run: --landmarks, --landmark-mode, --positions, --pinv-*, "
@@ -613,10 +660,35 @@ int CmdRun(int argc, char** argv) {
     }
   }
 
+  // Feature projection: [M, D] or [H, M, D].
+  lowrank::NpyArray proj;
+  if (featured && !projection_path.empty()) {
+    if (!lowrank::ReadNpy(projection_path, &proj, &error)) return RuntimeError(error);
+    if (proj.shape.size() == 2) proj.shape.insert(proj.shape.begin(), 1);
+    if (proj.shape.size() != 3 || proj.shape[2] != qs.d) {
+      return RuntimeError(projection_path + ": a projection must be [M, D] or [H, M, D] with D = " +
+                          std::to_string(qs.d));
+    }
+  }
+
   lowrank::Options opt;
   opt.method = factors ? LOWRANK_METHOD_FACTORS
                        : (linformer ? LOWRANK_METHOD_LINFORMER
-                                    : (nystrom ? LOWRANK_METHOD_NYSTROM : LOWRANK_METHOD_EXACT));
+                                    : (nystrom ? LOWRANK_METHOD_NYSTROM
+                                               : (featured ? LOWRANK_METHOD_FEATURE_MAP
+                                                           : LOWRANK_METHOD_EXACT)));
+  if (featured) {
+    opt.feature_map = static_cast<lowrank_feature_map_t>(feature_map);
+    opt.features = proj.data.empty() ? features : proj.shape[1];
+    opt.random_features = static_cast<lowrank_random_features_t>(random_kind);
+    opt.feature_norms =
+        norms_name == "chi" ? LOWRANK_FEATURE_NORMS_CHI : LOWRANK_FEATURE_NORMS_SQRT_D;
+    opt.seed = static_cast<uint64_t>(seed);
+    if (!proj.data.empty()) {
+      opt.feature_projection = proj.data.data();
+      opt.feature_projection_heads = proj.shape[0];
+    }
+  }
   if (nystrom) {
     opt.landmarks = landmarks;
     opt.landmark_mode = mode;

@@ -220,7 +220,7 @@ lowrank_status_t PrepareFeatureMap(const lowrank_options_t& o, lowrank_plan& p,
 
   const size_t kv = static_cast<size_t>(p.k.batch * p.k.heads);
   const size_t row_blocks =
-      (static_cast<size_t>(p.q.seq) + kFeatureBlock - 1) / kFeatureBlock;
+      (static_cast<size_t>(p.q.seq) + kFeatureRows - 1) / kFeatureRows;
   const size_t chunks =
       p.causal ? kv : std::max(kv, static_cast<size_t>(p.q.batch * p.q.heads) * row_blocks);
   p.num_threads = std::max<size_t>(1, std::min(requested, chunks));

@@ -2,13 +2,15 @@
 // feature_map.h for the maps and their stabilizers.
 //
 // Bidirectional, per (batch, kv head): key blocks of kFeatureBlock rows are
-// projected (U = K W'^T, one GEMM), mapped without eps into G (with a last
-// column of ones), and reduced into [S | z] = G^T [V, 1] (one GemmAtB per
-// block: the reduction phi(K)^T [V, 1]); the running key max rescales the
-// accumulated exp part when it grows, and eps is added at the end from the
-// ones column (so the result is the map with the global key max exactly).
-// Then per (batch, query head, block of rows): phi(Q) [S | z] (one GEMM) and
-// the division by the last column with the guard, fused in one pass.
+// projected (U = K W'^T, one GEMM), mapped without eps into G, and reduced
+// into S = G^T V (one GemmAtB per block, V read in place) and z = G^T 1
+// (row sums, a vector add per key: the reduction phi(K)^T [V, 1] without
+// padding d_v + 1 columns to a panel); the running key max rescales the
+// accumulated exp part when it grows, and eps is added at the end from
+// sum v and the key count (so the result is the map with the global key
+// max exactly). Then per (batch, query head, block of rows): phi(Q) S
+// written straight into the output rows, divided by phi(q) . z with the
+// guard.
 // Causal, per (batch, kv head), chunks of kFeatureBlock query rows: keys
 // every row of the chunk sees are folded into the running state; the few
 // keys between the chunk's first and last limits go through a small
@@ -29,6 +31,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "hwy/contrib/math/math-inl.h"  // hn::Exp, for the benchmark hook only
 #include "hwy/highway.h"
 #include "kernels/fast_exp-inl.h"
 #include "kernels/feature_map.h"
@@ -45,14 +48,15 @@ constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kFeatureGuard = 1e-6f;  // the denominator guard's stab
 
 // Per-thread scratch of the feature-map kernels, in floats from an aligned
-// base: U (block x m), G (block x (F + 1)), the transposed partial features
-// (F x block), P (block x block), [V, 1] (block x (d_v + 1)), T (block x
-// (d_v + 1)), per-row h, row max, prefix max, and the GEMM workspace.
+// base: U (block x m), G (block x F), the transposed partial features
+// (F x block), P (block x block), per-row h, row max, prefix max and
+// denominators, and the GEMM workspace.
 struct FeatureScratch {
-  size_t u, g, gt, p, ve, t, h, rmax, pmax, gemm, total;
+  size_t u, g, gt, p, h, rmax, pmax, den, gemm, total;
 };
 inline FeatureScratch MakeFeatureScratch(const FeatureMapSpec& map, size_t dv) {
-  const size_t B = kFeatureBlock, F = map.features, m = std::max<size_t>(map.m, 1);
+  const size_t B = kFeatureBlock, R = kFeatureRows, F = map.features,
+               m = std::max<size_t>(map.m, 1);
   FeatureScratch s;
   size_t at = 0;
   auto take = [&](size_t floats) {
@@ -60,18 +64,17 @@ inline FeatureScratch MakeFeatureScratch(const FeatureMapSpec& map, size_t dv) {
     at += GemmAlignFloats(std::max<size_t>(floats, 1));
     return o;
   };
-  s.u = take(B * m);
-  s.g = take(B * (F + 1));
-  s.gt = take(F * B);
-  s.p = take(B * B);
-  s.ve = take(B * (dv + 1));
-  s.t = take(B * (dv + 1));
-  s.h = take(B);
-  s.rmax = take(B);
-  s.pmax = take(B);
-  s.gemm = take(std::max({GemmABWorkspaceFloats(map.d, m), GemmABWorkspaceFloats(F, dv + 1),
-                          GemmABWorkspaceFloats(F, B), GemmABWorkspaceFloats(B, dv + 1),
-                          GemmAtBWorkspaceFloats(F + 1, dv + 1)}));
+  s.u = take(R * m);
+  s.g = take(R * F);
+  s.gt = take(F * 2 * B);
+  s.p = take(B * 2 * B);
+  s.h = take(R);
+  s.rmax = take(R);
+  s.pmax = take(R);
+  s.den = take(R);
+  s.gemm = take(std::max({GemmABWorkspaceFloats(map.d, m), GemmABWorkspaceFloats(F, dv),
+                          GemmABWorkspaceFloats(F, 2 * B), GemmABWorkspaceFloats(2 * B, dv),
+                          GemmAtBWorkspaceFloats(F, dv)}));
   s.total = at;
   return s;
 }
@@ -94,8 +97,11 @@ HWY_INLINE float RowMax(D d, const float* HWY_RESTRICT x, size_t n, bool abs) {
 
 // g[f] = out_scale (exp(sign u[f] - hc) + eps), f < n: the fused exp
 // feature (projection result, norm term plus stabilizer hc = h + c, exp,
-// eps) in one pass. The exponent is <= 0 by construction (clamped against
-// rounding): Exp2NonPositive is exact to 4e-7 relative there.
+// eps) in one pass, 15 vector operations with the load and store. The
+// exponent is <= 0 by construction (clamped against rounding); Exp2Clamped
+// is exact to 4e-7 relative there and returns 2^-125 (not 0) below -125:
+// 1e-32 of the smallest eps anyone uses, and still far below any float
+// feature that matters when eps = 0.
 template <class D>
 HWY_INLINE void ExpFeatures(D d, const float* HWY_RESTRICT u, size_t n, float sign, float hc,
                             float eps, float out_scale, float* HWY_RESTRICT g) {
@@ -105,7 +111,7 @@ HWY_INLINE void ExpFeatures(D d, const float* HWY_RESTRICT u, size_t n, float si
   size_t f = 0;
   for (; f + N <= n; f += N) {
     const auto t = hn::Min(hn::MulSub(vs, hn::LoadU(d, u + f), vhc), zero);
-    hn::StoreU(hn::MulAdd(Exp2NonPositive(d, t), vo, voe), d, g + f);
+    hn::StoreU(hn::MulAdd(Exp2Clamped(d, t), vo, voe), d, g + f);
   }
   for (; f < n; ++f) {
     g[f] = out_scale * (std::exp2(std::min(sign * kLog2e * u[f] - hc * kLog2e, 0.0f)) + eps);
@@ -204,95 +210,101 @@ HWY_INLINE void QueryFeatures(D d, const FeatureMapSpec& map, size_t hk, const f
   }
 }
 
-// [V, 1] for `rows` value rows into ws + sc.ve (ld d_v + 1).
-inline void PackValuesWithOnes(const float* v, int64_t stride, size_t rows, size_t dv, float* ve) {
-  for (size_t i = 0; i < rows; ++i) {
-    std::memcpy(ve + i * (dv + 1), v + static_cast<int64_t>(i) * stride, dv * sizeof(float));
-    ve[i * (dv + 1) + dv] = 1.0f;
-  }
-}
-
-// out row = t[0..dv) / guard(t[dv]) for `rows` rows of t (ld dv + 1).
+// z += the column sums of g (rows x F, ld F), optionally each row scaled.
 template <class D>
-HWY_INLINE void Normalize(D d, const float* t, size_t rows, size_t dv, float* out,
-                          int64_t out_stride) {
+HWY_INLINE void AddRows(D d, const float* g, size_t rows, size_t F, float* z) {
+  for (size_t i = 0; i < rows; ++i) Axpy(d, 1.0f, g + i * F, z, F);
+}
+
+// Output rows: out_i = num_i / guard(den_i), num already in out.
+template <class D>
+HWY_INLINE void DivideRows(D d, const float* den, size_t rows, size_t dv, float* out,
+                           int64_t out_stride) {
   for (size_t i = 0; i < rows; ++i) {
-    const float* ti = t + i * (dv + 1);
-    float den = ti[dv];
-    if (std::fabs(den) <= kFeatureGuard) den += 2.0f * kFeatureGuard;
-    float* o = out + static_cast<int64_t>(i) * out_stride;
-    std::memcpy(o, ti, dv * sizeof(float));
-    Scale(d, 1.0f / den, o, dv);
+    float r = den[i];
+    if (std::fabs(r) <= kFeatureGuard) r += 2.0f * kFeatureGuard;
+    Scale(d, 1.0f / r, out + static_cast<int64_t>(i) * out_stride, dv);
   }
 }
 
-// Bidirectional state of one (batch, kv head): s = [S | z] (F x (d_v + 1))
-// over the valid keys.
+// State of one (batch, kv head), F x d_v + F (+ d_v + 1 for the
+// bidirectional pass): S (ld d_v), then z, then sum v and the key count.
+inline size_t FeatureStateFloats(size_t F, size_t dv) {
+  return GemmAlignFloats(F * dv + F + dv + 1);
+}
+
+// Bidirectional state of one (batch, kv head) over the valid keys: S =
+// phi(K)^T V and z = phi(K)^T 1, with the global key max. The exp parts
+// accumulate with a running max (rescaled when it grows, factors <= 1) and
+// eps enters at the end through sum v and the count, so the result is the
+// map with the global max exactly.
 template <class D>
 HWY_INLINE void BidirectionalState(D d, const FeatureMapArgs& a, size_t b, size_t hk, float* s,
                                    float* ws, const FeatureScratch& sc) {
   const FeatureMapSpec& map = a.map;
   const size_t F = map.features, dv = a.d_v, n = a.ValidKeys(b);
   const AttentionIo::Head hd = a.At(b, 0, hk);
-  // acc: (F + 1) x (d_v + 1); row F (from G's ones column) is sum [v, 1].
-  float* acc = s;
-  std::fill(acc, acc + (F + 1) * (dv + 1), 0.0f);
+  float* z = s + F * dv;
+  float* vsum = z + F;
+  std::fill(s, s + F * dv + F + dv, 0.0f);
   float c = -HUGE_VALF;  // running key max
   float* g = ws + sc.g;
-  for (size_t j0 = 0; j0 < n; j0 += kFeatureBlock) {
-    const size_t rows = std::min(kFeatureBlock, n - j0);
+  for (size_t j0 = 0; j0 < n; j0 += kFeatureRows) {
+    const size_t rows = std::min(kFeatureRows, n - j0);
     const float* k = hd.k + static_cast<int64_t>(j0) * a.k_strides.seq;
+    const float* v = hd.v + static_cast<int64_t>(j0) * a.v_strides.seq;
     ProjectRows(d, map, hk, k, a.k_strides.seq, rows, ws, sc);
     if (map.Exponential()) {
       const float cb = std::max(c, *std::max_element(ws + sc.rmax, ws + sc.rmax + rows));
-      if (cb > c && c != -HUGE_VALF) {
-        const float f = std::exp(c - cb);
-        for (size_t i = 0; i < F * (dv + 1); ++i) acc[i] *= f;
-      }
+      if (cb > c && c != -HUGE_VALF) Scale(d, std::exp(c - cb), s, F * dv + F);
       c = cb;
     }
     for (size_t i = 0; i < rows; ++i) {
       MapRow(d, map, k + static_cast<int64_t>(i) * a.k_strides.seq, ws + sc.u + i * map.m,
-             ws[sc.h + i], c, 0.0f, 1.0f, g + i * (F + 1));
-      g[i * (F + 1) + F] = 1.0f;
+             ws[sc.h + i], c, 0.0f, 1.0f, g + i * F);
+      Axpy(d, 1.0f, v + static_cast<int64_t>(i) * a.v_strides.seq, vsum, dv);
     }
-    PackValuesWithOnes(hd.v + static_cast<int64_t>(j0) * a.v_strides.seq, a.v_strides.seq, rows,
-                       dv, ws + sc.ve);
-    GemmArgs r{rows, F + 1, dv + 1, g, F + 1, ws + sc.ve, dv + 1, acc, dv + 1, true, ws + sc.gemm};
+    GemmArgs r{rows, F, dv, g, F, v, static_cast<size_t>(a.v_strides.seq), s, dv, true,
+               ws + sc.gemm};
     GemmAtBSelectedImpl(r);
+    AddRows(d, g, rows, F, z);
   }
-  // s = out_scale (acc[0..F) + eps sum [v, 1]), in place (rows 0..F of acc).
-  const float* sum = acc + F * (dv + 1);
+  // S = out_scale (S_exp + eps 1 sum v^T), z = out_scale (z_exp + eps n).
   for (size_t f = 0; f < F; ++f) {
-    float* row = s + f * (dv + 1);
-    for (size_t col = 0; col <= dv; ++col) {
-      row[col] = map.out_scale * (row[col] + map.eps * sum[col]);
+    float* row = s + f * dv;
+    for (size_t col = 0; col < dv; ++col) {
+      row[col] = map.out_scale * (row[col] + map.eps * vsum[col]);
     }
+    z[f] = map.out_scale * (z[f] + map.eps * static_cast<float>(n));
   }
 }
 
-// Output rows [i0, i0 + rows) of query head h from the state s.
+// Output rows [i0, i0 + rows) of query head h from the state s: phi(Q) S
+// straight into the output rows, then each divided by phi(q) . z.
 template <class D>
 HWY_INLINE void BidirectionalOutput(D d, const FeatureMapArgs& a, size_t b, size_t h, size_t i0,
                                     const float* s, float* ws, const FeatureScratch& sc) {
-  const size_t rows = std::min(kFeatureBlock, a.q_len - i0), dv = a.d_v, F = a.map.features;
+  const size_t rows = std::min(kFeatureRows, a.q_len - i0), dv = a.d_v, F = a.map.features;
   const size_t hk = a.KvHead(h);
   const AttentionIo::Head hd = a.At(b, h, hk);
   QueryFeatures(d, a.map, hk, hd.q + static_cast<int64_t>(i0) * a.q_strides.seq,
                 a.q_strides.seq, rows, ws, sc);
-  GemmArgs g{rows, F, dv + 1, ws + sc.g, F, s, dv + 1, ws + sc.t, dv + 1, false, ws + sc.gemm};
+  float* out = hd.out + static_cast<int64_t>(i0) * a.out_strides.seq;
+  const float* phi = ws + sc.g;
+  GemmArgs g{rows, F, dv, phi, F, s, dv, out, static_cast<size_t>(a.out_strides.seq), false,
+             ws + sc.gemm};
   GemmABSelectedImpl(g);
-  Normalize(d, ws + sc.t, rows, dv, hd.out + static_cast<int64_t>(i0) * a.out_strides.seq,
-            a.out_strides.seq);
+  for (size_t i = 0; i < rows; ++i) ws[sc.den + i] = Dot(d, phi + i * F, s + F * dv, F);
+  DivideRows(d, ws + sc.den, rows, dv, out, a.out_strides.seq);
 }
 
 // Key features of rows [j0, j0 + rows) of kv head hk (batch b) for the causal
-// state: g rows (ld F + 1, the last column unused) with prefix maxima
-// pmax_j = max(c_in, rmax of keys j0..j); each g_j is the inserted feature
-// out_scale (exp(u_j - h_j - pmax_j) + eps). Returns the last prefix max.
+// state: g rows (ld F) with prefix maxima pmax_j = max(c_in, rmax of keys
+// j0..j); each g_j is the inserted feature out_scale (exp(u_j - h_j -
+// pmax_j) + eps).
 template <class D>
-HWY_INLINE float CausalKeyFeatures(D d, const FeatureMapArgs& a, size_t b, size_t hk, size_t j0,
-                                   size_t rows, float c_in, float* ws, const FeatureScratch& sc) {
+HWY_INLINE void CausalKeyFeatures(D d, const FeatureMapArgs& a, size_t b, size_t hk, size_t j0,
+                                  size_t rows, float c_in, float* ws, const FeatureScratch& sc) {
   const FeatureMapSpec& map = a.map;
   const AttentionIo::Head hd = a.At(b, 0, hk);
   const float* k = hd.k + static_cast<int64_t>(j0) * a.k_strides.seq;
@@ -302,114 +314,132 @@ HWY_INLINE float CausalKeyFeatures(D d, const FeatureMapArgs& a, size_t b, size_
     if (map.Exponential()) c = std::max(c, ws[sc.rmax + i]);
     ws[sc.pmax + i] = c;
     MapRow(d, map, k + static_cast<int64_t>(i) * a.k_strides.seq, ws + sc.u + i * map.m,
-           ws[sc.h + i], c, map.eps, map.out_scale, ws + sc.g + i * (map.features + 1));
+           ws[sc.h + i], c, map.eps, map.out_scale, ws + sc.g + i * map.features);
   }
-  return c;
 }
 
 // Folds the features in ws + sc.g (rows keys from j0, prefix maxima in
-// ws + sc.pmax) into the state s, whose keys so far were scaled to *c.
+// ws + sc.pmax) into the state s (S, z), whose keys were scaled to *c.
 template <class D>
-HWY_INLINE void FoldIntoState(D /*d*/, const FeatureMapArgs& a, size_t b, size_t hk, size_t j0,
+HWY_INLINE void FoldIntoState(D d, const FeatureMapArgs& a, size_t b, size_t hk, size_t j0,
                               size_t rows, float* s, float* c, float* ws,
                               const FeatureScratch& sc) {
   const size_t F = a.map.features, dv = a.d_v;
   float* g = ws + sc.g;
-  const float c_new = ws[sc.pmax + rows - 1];
   if (a.map.Exponential()) {
-    if (c_new > *c && *c != -HUGE_VALF) {
-      const float f = std::exp(*c - c_new);
-      for (size_t i = 0; i < F * (dv + 1); ++i) s[i] *= f;
-    }
+    const float c_new = ws[sc.pmax + rows - 1];
+    if (c_new > *c && *c != -HUGE_VALF) Scale(d, std::exp(*c - c_new), s, F * dv + F);
     for (size_t i = 0; i < rows; ++i) {
       const float pm = ws[sc.pmax + i];
-      if (pm == c_new) continue;
-      const float f = std::exp(pm - c_new);
-      for (size_t col = 0; col < F; ++col) g[i * (F + 1) + col] *= f;
+      if (pm != c_new) Scale(d, std::exp(pm - c_new), g + i * F, F);
     }
     *c = c_new;
   }
   const AttentionIo::Head hd = a.At(b, 0, hk);
-  PackValuesWithOnes(hd.v + static_cast<int64_t>(j0) * a.v_strides.seq, a.v_strides.seq, rows, dv,
-                     ws + sc.ve);
-  GemmArgs r{rows, F, dv + 1, g, F + 1, ws + sc.ve, dv + 1, s, dv + 1, true, ws + sc.gemm};
+  GemmArgs r{rows, F, dv, g, F, hd.v + static_cast<int64_t>(j0) * a.v_strides.seq,
+             static_cast<size_t>(a.v_strides.seq), s, dv, true, ws + sc.gemm};
   GemmAtBSelectedImpl(r);
+  AddRows(d, g, rows, F, s + F * dv);
 }
 
-// Causal attention of every query head of kv head hk (batch b).
+// Causal attention of every query head of kv head hk (batch b). ws holds
+// two scratches: the key side (partial keys' features) and the query side.
 template <class D>
 HWY_INLINE void CausalHead(D d, const FeatureMapArgs& a, size_t b, size_t hk, float* s, float* ws,
                            const FeatureScratch& sc) {
   const FeatureMapSpec& map = a.map;
   const size_t F = map.features, dv = a.d_v;
-  std::fill(s, s + F * (dv + 1), 0.0f);
-  float c = -HUGE_VALF;
-  if (!map.Exponential()) c = 0.0f;
+  std::fill(s, s + F * dv + F, 0.0f);
+  const float* z = s + F * dv;
+  float c = map.Exponential() ? -HUGE_VALF : 0.0f;
   size_t done = 0;  // keys folded into s
   const size_t group = a.q_heads / a.kv_heads;
+  float* qs = ws + sc.total;  // the query side's scratch
   auto limit = [&](size_t i) { return a.VisibleKeys(b, i, /*causal=*/true); };
-  for (size_t i0 = 0; i0 < a.q_len; i0 += kFeatureBlock) {
-    const size_t rows = std::min(kFeatureBlock, a.q_len - i0);
+  const AttentionIo::Head kvh = a.At(b, 0, hk);
+  // Chunk rows C: the quadratic step costs about 2 C (F + d_v) flops per row
+  // beside the 2 d m + 4 F d_v of projection, output and fold; keep it
+  // near 40% of those, in powers of two from 16 to kFeatureBlock (64 at
+  // m = 256, d = 64; 32 at m = 64, where C = 64 made causal 1.6x the
+  // bidirectional time instead of 1.4x).
+  const double budget = 0.4 * (2.0 * static_cast<double>(map.d * map.m) +
+                               4.0 * static_cast<double>(F * dv)) /
+                        (2.0 * static_cast<double>(F + dv));
+  size_t chunk = kFeatureBlock;
+  while (chunk > 16 && static_cast<double>(chunk) > budget) chunk /= 2;
+  for (size_t i0 = 0; i0 < a.q_len; i0 += chunk) {
+    const size_t rows = std::min(chunk, a.q_len - i0);
     const size_t js = limit(i0), je = limit(i0 + rows - 1);
-    // Keys every row of the chunk sees.
-    while (done < js) {
-      const size_t kb = std::min(kFeatureBlock, js - done);
-      CausalKeyFeatures(d, a, b, hk, done, kb, c, ws, sc);
-      FoldIntoState(d, a, b, hk, done, kb, s, &c, ws, sc);
-      done += kb;
+    // Keys every row of the chunk sees, in whole blocks while more than a
+    // block of them is left.
+    while (js - done > chunk) {
+      CausalKeyFeatures(d, a, b, hk, done, chunk, c, ws, sc);
+      FoldIntoState(d, a, b, hk, done, chunk, s, &c, ws, sc);
+      done += chunk;
     }
-    // Keys [js, je): seen by the later rows of the chunk only (fewer than
-    // kFeatureBlock: limits grow by at most one per row).
-    const size_t cp = je - js;
+    // Keys [done, je) go through the quadratic step: [done, js) are seen by
+    // every row, [js, je) by the later rows only (limits grow by at most
+    // one per row), fewer than 2 chunks in all. Taking the few
+    // common keys here too saves a projection GEMM of a row or two per
+    // chunk (in self-attention each chunk has exactly one such key).
+    const size_t cp = je - done;
+    const size_t first = done;
+    const float* vp = kvh.v + static_cast<int64_t>(first) * a.v_strides.seq;
     if (cp > 0) {
-      CausalKeyFeatures(d, a, b, hk, js, cp, c, ws, sc);
-      float* gt = ws + sc.gt;  // F x cp
-      for (size_t j = 0; j < cp; ++j) {
-        for (size_t f = 0; f < F; ++f) gt[f * cp + j] = ws[sc.g + j * (F + 1) + f];
+      CausalKeyFeatures(d, a, b, hk, first, cp, c, ws, sc);
+      // gt = G^T (F x cp), written row by row: the cp source lines stay in
+      // L1 while 16 consecutive features are gathered from them (writing
+      // column by column instead touched F lines of gt per key, more than
+      // L1 holds at F = 256, and took 13% of the causal time).
+      float* gt = ws + sc.gt;
+      const float* gk = ws + sc.g;
+      for (size_t f = 0; f < F; ++f) {
+        for (size_t j = 0; j < cp; ++j) gt[f * cp + j] = gk[j * F + f];
       }
-      const AttentionIo::Head kvh = a.At(b, 0, hk);
-      PackValuesWithOnes(kvh.v + static_cast<int64_t>(js) * a.v_strides.seq, a.v_strides.seq, cp,
-                         dv, ws + sc.ve);
     }
     for (size_t h = hk * group; h < (hk + 1) * group; ++h) {
       const AttentionIo::Head hd = a.At(b, h, hk);
-      // QueryFeatures writes ws + sc.g: keep the partial keys' features in
-      // gt (already copied) and rebuild nothing from sc.g afterwards.
       QueryFeatures(d, map, hk, hd.q + static_cast<int64_t>(i0) * a.q_strides.seq,
-                    a.q_strides.seq, rows, ws + sc.total, sc);
-      const float* phi = ws + sc.total + sc.g;
-      float* t = ws + sc.t;
-      GemmArgs g{rows, F, dv + 1, phi, F, s, dv + 1, t, dv + 1, false, ws + sc.gemm};
+                    a.q_strides.seq, rows, qs, sc);
+      const float* phi = qs + sc.g;
+      float* out = hd.out + static_cast<int64_t>(i0) * a.out_strides.seq;
+      const size_t so = static_cast<size_t>(a.out_strides.seq);
+      float* den = qs + sc.den;
+      GemmArgs g{rows, F, dv, phi, F, s, dv, out, so, false, qs + sc.gemm};
       GemmABSelectedImpl(g);
+      for (size_t r = 0; r < rows; ++r) den[r] = Dot(d, phi + r * F, z, F);
       if (cp > 0) {
         float* p = ws + sc.p;  // rows x cp
-        GemmArgs gp{rows, F, cp, phi, F, ws + sc.gt, cp, p, cp, false, ws + sc.gemm};
+        GemmArgs gp{rows, F, cp, phi, F, ws + sc.gt, cp, p, cp, false, qs + sc.gemm};
         GemmABSelectedImpl(gp);
         for (size_t r = 0; r < rows; ++r) {
-          const size_t li = limit(i0 + r);  // keys [js, li) of the partial ones
-          const size_t seen = li - js;
+          const size_t seen = limit(i0 + r) - first;  // keys [first, first + seen)
           const float ci = seen > 0 ? ws[sc.pmax + seen - 1] : c;
           float* pr = p + r * cp;
           if (map.Exponential() && ci != c) {
             const float f = std::exp(c - ci);
-            for (size_t col = 0; col <= dv; ++col) t[r * (dv + 1) + col] *= f;
+            Scale(d, f, out + static_cast<int64_t>(r) * a.out_strides.seq, dv);
+            den[r] *= f;
           }
+          float add = 0.0f;
           for (size_t j = 0; j < cp; ++j) {
             if (j >= seen) {
               pr[j] = 0.0f;
             } else if (map.Exponential() && ws[sc.pmax + j] != ci) {
               pr[j] *= std::exp(ws[sc.pmax + j] - ci);
             }
+            add += pr[j];
           }
+          den[r] += add;
         }
-        GemmArgs gv{rows, cp, dv + 1, p, cp, ws + sc.ve, dv + 1, t, dv + 1, true, ws + sc.gemm};
+        GemmArgs gv{rows, cp, dv, p, cp, vp, static_cast<size_t>(a.v_strides.seq), out, so, true,
+                    qs + sc.gemm};
         GemmABSelectedImpl(gv);
       }
-      Normalize(d, t, rows, dv, hd.out + static_cast<int64_t>(i0) * a.out_strides.seq,
-                a.out_strides.seq);
+      DivideRows(d, den, rows, dv, out, a.out_strides.seq);
     }
     if (cp > 0) {
-      FoldIntoState(d, a, b, hk, js, cp, s, &c, ws, sc);
+      FoldIntoState(d, a, b, hk, first, cp, s, &c, ws, sc);
       done = je;
     }
   }
@@ -418,7 +448,7 @@ HWY_INLINE void CausalHead(D d, const FeatureMapArgs& a, size_t b, size_t hk, fl
 HWY_NOINLINE void FeatureMapImpl(const FeatureMapArgs& a) {
   const hn::ScalableTag<float> d;
   const FeatureScratch sc = MakeFeatureScratch(a.map, a.d_v);
-  const size_t state = GemmAlignFloats((a.map.features + 1) * (a.d_v + 1));
+  const size_t state = FeatureStateFloats(a.map.features, a.d_v);
   const size_t kv = a.batch * a.kv_heads;
   float* states = a.workspace;
   float* threads = states + kv * state;
@@ -436,10 +466,10 @@ HWY_NOINLINE void FeatureMapImpl(const FeatureMapArgs& a) {
     BidirectionalState(d, a, chunk / a.kv_heads, chunk % a.kv_heads, states + chunk * state,
                        threads + slot * per_thread, sc);
   });
-  const size_t row_blocks = (a.q_len + kFeatureBlock - 1) / kFeatureBlock;
+  const size_t row_blocks = (a.q_len + kFeatureRows - 1) / kFeatureRows;
   ParallelFor(a.batch * a.q_heads * row_blocks, a.num_threads, [&](size_t chunk, size_t slot) {
     const size_t bh = chunk / row_blocks, b = bh / a.q_heads, h = bh % a.q_heads;
-    BidirectionalOutput(d, a, b, h, (chunk % row_blocks) * kFeatureBlock,
+    BidirectionalOutput(d, a, b, h, (chunk % row_blocks) * kFeatureRows,
                         states + (b * a.kv_heads + a.KvHead(h)) * state,
                         threads + slot * per_thread, sc);
   });
@@ -461,6 +491,7 @@ HWY_NOINLINE void DecodeAppendImpl(const FeatureMapSpec& map, size_t hk, size_t 
                                    float* scratch) {
   const hn::ScalableTag<float> d;
   const size_t F = map.features;
+  float* z = s + F * dv;
   float* u = scratch;
   float* g = scratch + GemmAlignFloats(std::max<size_t>(map.m, 1));
   for (size_t t = 0; t < count; ++t) {
@@ -471,17 +502,12 @@ HWY_NOINLINE void DecodeAppendImpl(const FeatureMapSpec& map, size_t hk, size_t 
     if (map.Exponential()) {
       h = 0.5f * map.input_scale * map.input_scale * Dot(d, x, x, map.d);
       cn = std::max(*c, RowMax(d, u, map.m, map.kind == FeatureMapKind::kHyperbolic));
-      if (cn > *c && *c != -HUGE_VALF) {
-        Scale(d, std::exp(*c - cn), s, F * (dv + 1));
-      }
+      if (cn > *c && *c != -HUGE_VALF) Scale(d, std::exp(*c - cn), s, F * dv + F);
       *c = cn;
     }
     MapRow(d, map, x, u, h, cn, map.eps, map.out_scale, g);
-    for (size_t f = 0; f < F; ++f) {
-      float* row = s + f * (dv + 1);
-      Axpy(d, g[f], vr, row, dv);
-      row[dv] += g[f];
-    }
+    for (size_t f = 0; f < F; ++f) Axpy(d, g[f], vr, s + f * dv, dv);
+    Axpy(d, 1.0f, g, z, F);
   }
 }
 
@@ -492,9 +518,9 @@ HWY_NOINLINE void DecodeQueryImpl(const FeatureMapSpec& map, size_t hk, size_t d
   const size_t F = map.features;
   float* u = scratch;
   float* g = scratch + GemmAlignFloats(std::max<size_t>(map.m, 1));
-  float* t = g + GemmAlignFloats(F);
   for (size_t r = 0; r < count; ++r) {
     const float* x = q + static_cast<int64_t>(r) * q_stride;
+    float* o = out + static_cast<int64_t>(r) * out_stride;
     float h = 0.0f, c = 0.0f;
     if (map.m > 0) ProjectOne(d, map, hk, x, u);
     if (map.Exponential()) {
@@ -502,9 +528,36 @@ HWY_NOINLINE void DecodeQueryImpl(const FeatureMapSpec& map, size_t hk, size_t d
       c = RowMax(d, u, map.m, map.kind == FeatureMapKind::kHyperbolic);
     }
     MapRow(d, map, x, u, h, c, map.eps, map.out_scale, g);
-    std::fill(t, t + dv + 1, 0.0f);
-    for (size_t f = 0; f < F; ++f) Axpy(d, g[f], s + f * (dv + 1), t, dv + 1);
-    Normalize(d, t, 1, dv, out + static_cast<int64_t>(r) * out_stride, out_stride);
+    std::fill(o, o + dv, 0.0f);
+    for (size_t f = 0; f < F; ++f) Axpy(d, g[f], s + f * dv, o, dv);
+    const float den = Dot(d, g, s + F * dv, F);
+    DivideRows(d, &den, 1, dv, o, out_stride);
+  }
+}
+
+// Benchmark hooks (feature_map.h): the fused exp feature map over `rows`
+// rows of m projections, and the same values through hn::Exp.
+HWY_NOINLINE void ExpFeatureRowsImpl(const float* u, size_t rows, size_t m, const float* hc,
+                                     float eps, float out_scale, float* g) {
+  const hn::ScalableTag<float> d;
+  for (size_t i = 0; i < rows; ++i) {
+    ExpFeatures(d, u + i * m, m, 1.0f, hc[i], eps, out_scale, g + i * m);
+  }
+}
+
+HWY_NOINLINE void HwyExpRowsImpl(const float* u, size_t rows, size_t m, const float* hc,
+                                 float eps, float out_scale, float* g) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto vo = hn::Set(d, out_scale), voe = hn::Set(d, out_scale * eps);
+  for (size_t i = 0; i < rows; ++i) {
+    const auto vhc = hn::Set(d, hc[i]);
+    size_t f = 0;
+    for (; f + N <= m; f += N) {
+      const auto e = hn::Exp(d, hn::Sub(hn::LoadU(d, u + i * m + f), vhc));
+      hn::StoreU(hn::MulAdd(e, vo, voe), d, g + i * m + f);
+    }
+    for (; f < m; ++f) g[i * m + f] = out_scale * (std::exp(u[i * m + f] - hc[i]) + eps);
   }
 }
 

@@ -12,6 +12,17 @@ namespace lowrank {
 HWY_EXPORT(FeatureMapImpl);
 HWY_EXPORT(DecodeAppendImpl);
 HWY_EXPORT(DecodeQueryImpl);
+HWY_EXPORT(ExpFeatureRowsImpl);
+HWY_EXPORT(HwyExpRowsImpl);
+
+void ExpFeatureRows(const float* u, size_t rows, size_t m, const float* hc, float eps,
+                    float out_scale, float* g) {
+  HWY_DYNAMIC_DISPATCH(ExpFeatureRowsImpl)(u, rows, m, hc, eps, out_scale, g);
+}
+void HwyExpRows(const float* u, size_t rows, size_t m, const float* hc, float eps,
+                float out_scale, float* g) {
+  HWY_DYNAMIC_DISPATCH(HwyExpRowsImpl)(u, rows, m, hc, eps, out_scale, g);
+}
 
 // The scratch layout does not depend on the target (the GEMM workspace
 // sizes are already bounds over every target).
@@ -20,7 +31,7 @@ size_t FeatureMapThreadFloats(const FeatureMapSpec& map, size_t d_v) {
 }
 
 size_t FeatureMapWorkspaceFloats(const FeatureMapArgs& a) {
-  const size_t state = GemmAlignFloats((a.map.features + 1) * (a.d_v + 1));
+  const size_t state = HWY_STATIC_DISPATCH(FeatureStateFloats)(a.map.features, a.d_v);
   return a.batch * a.kv_heads * state + a.num_threads * FeatureMapThreadFloats(a.map, a.d_v);
 }
 

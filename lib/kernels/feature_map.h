@@ -54,20 +54,23 @@ struct FeatureMapArgs : AttentionIo {
   float* workspace;  // FeatureMapWorkspaceFloats, kWorkspaceAlign-aligned
 };
 
-// Key rows per step of the reductions, and query rows per chunk of the
-// output (and per causal chunk).
+// Rows per step of the bidirectional reduction and output (each packs W
+// once for its projection GEMM: 256 rows amortize that, and U and G, 256 x
+// m floats each, stay in L2), and rows per causal chunk (its quadratic
+// step costs chunk^2 per chunk).
+constexpr size_t kFeatureRows = 256;
 constexpr size_t kFeatureBlock = 64;
 
 // Floats of the per-thread scratch, and of the whole workspace: per (batch,
-// kv head) states [S | z] (F x (d_v + 1)) for the bidirectional form, plus
-// one scratch per thread.
+// kv head) states (S, z, and for the bidirectional pass sum v and the key
+// count), plus one scratch per thread.
 size_t FeatureMapThreadFloats(const FeatureMapSpec& map, size_t d_v);
 size_t FeatureMapWorkspaceFloats(const FeatureMapArgs& shape);
 
 void FeatureMapAttention(const FeatureMapArgs& args);
 
-// Decoding: the running state of one (batch, kv head): s (F x (d_v + 1),
-// the last column is z) and the key stabilizer c (-inf before any key).
+// Decoding: the running state of one (batch, kv head): s = S (F x d_v)
+// followed by z (F), and the key stabilizer c (-inf before any key).
 // Append folds `count` keys/values (rows at k, v with row strides) in, in
 // order; Query writes, for `count` query rows, phi(q) s / phi(q) z into out.
 // scratch: FeatureMapThreadFloats floats, aligned.
@@ -77,6 +80,14 @@ void FeatureMapDecodeAppend(const FeatureMapSpec& map, size_t kv_head, size_t d_
 void FeatureMapDecodeQuery(const FeatureMapSpec& map, size_t kv_head, size_t d_v,
                            const float* q, int64_t q_stride, size_t count, const float* s,
                            float* out, int64_t out_stride, float* scratch);
+
+// Benchmark hooks on the active target: g = out_scale (exp(u - hc_i) + eps)
+// over rows x m values, by the fused feature kernel and by a plain loop of
+// Highway's hn::Exp (bench/feature_map_bench.cc compares them).
+void ExpFeatureRows(const float* u, size_t rows, size_t m, const float* hc, float eps,
+                    float out_scale, float* g);
+void HwyExpRows(const float* u, size_t rows, size_t m, const float* hc, float eps,
+                float out_scale, float* g);
 
 }  // namespace lowrank
 
