@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "io/npy.h"
 #include "lowrank/lowrank.hpp"
+#include "feature_map_reference.h"
 #include "nystrom_reference.h"
 #include "reference.h"
 
@@ -221,6 +222,47 @@ TEST(Cli, RunNystrom) {
   EXPECT_NE(r.output.find("odd"), std::string::npos) << r.output;
   r = RunCli("run --method exact" + io + " --out " + Temp("x.npy") + " --landmarks 4");
   EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST(Cli, RunFeatureMaps) {
+  std::vector<float> q, k, v, w;
+  WriteRandom(Temp("q.npy"), {2, 25, 8}, 41, &q);
+  WriteRandom(Temp("k.npy"), {2, 25, 8}, 42, &k);
+  WriteRandom(Temp("v.npy"), {2, 25, 8}, 43, &v);
+  WriteRandom(Temp("w.npy"), {12, 8}, 44, &w);
+  const std::string io =
+      " --q " + Temp("q.npy") + " --k " + Temp("k.npy") + " --v " + Temp("v.npy");
+  // A given projection, causal, against the double reference.
+  Result r = RunCli("run --method favor" + io + " --out " + Temp("o.npy") + " --projection " +
+                    Temp("w.npy") + " --causal");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  lowrank::NpyArray o;
+  std::string error;
+  ASSERT_TRUE(lowrank::ReadNpy(Temp("o.npy"), &o, &error)) << error;
+  const auto d = lowrank::TensorDesc::BHSD(1, 2, 25, 8);
+  lowrank_test::AttentionProblem p{d, d, d, d, q.data(), k.data(), v.data(), nullptr,
+                                   1.0 / std::sqrt(8.0), true};
+  lowrank_test::FeatureOptions fo;
+  fo.m = 12, fo.w = w.data();
+  const std::vector<double> ref = lowrank_test::ReferenceFeatureMap(p, fo);
+  ASSERT_EQ(ref.size(), o.data.size());
+  // Positive weights, |v| <= 1, 25 keys, 12 features, |W x'| < 4: the
+  // feature bound of feature_map_test.cc stays below 1e-5.
+  for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(o.data[i], ref[i], 1e-5) << i;
+  // Every map runs, drawn projections take the seed.
+  for (const std::string m : {"favor --iid --norms sqrt-d", "favor-hyperbolic --features 16",
+                              "relu --no-projection", "relu --features 8", "elu"}) {
+    r = RunCli("run --method " + m + io + " --out " + Temp("m.npy") + " --seed 2");
+    EXPECT_EQ(r.exit_code, 0) << m << ": " << r.output;
+  }
+  r = RunCli("run --method favor" + io + " --out " + Temp("x.npy") + " --norms two");
+  EXPECT_EQ(r.exit_code, 2);
+  r = RunCli("run --method exact" + io + " --out " + Temp("x.npy") + " --features 4");
+  EXPECT_EQ(r.exit_code, 2);
+  r = RunCli("run --method elu" + io + " --out " + Temp("x.npy") + " --projection " +
+             Temp("w.npy"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("takes no projection"), std::string::npos) << r.output;
 }
 
 TEST(Cli, InfoAndDemoRun) {
