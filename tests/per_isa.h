@@ -4,6 +4,7 @@
 #ifndef LOWRANK_TESTS_PER_ISA_H_
 #define LOWRANK_TESTS_PER_ISA_H_
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,14 @@
 #include "lowrank/lowrank.h"
 
 namespace lowrank_test {
+
+// True when the tests run under an emulator (tools/qemu_aarch64.sh sets
+// LOWRANK_TEST_EMULATED=1; qemu runs 100-700x slower than native): heavy
+// sweeps then take fewer points, never fewer kinds of case.
+inline bool Emulated() {
+  const char* e = std::getenv("LOWRANK_TEST_EMULATED");
+  return e != nullptr && e[0] == '1';
+}
 
 inline std::vector<lowrank_isa_t> CompiledIsas() {
   std::vector<lowrank_isa_t> out;

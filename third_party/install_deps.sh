@@ -2,10 +2,20 @@
 # Installs the Debian 12 packages lowrank needs to build, test and benchmark.
 # Idempotent: does nothing (not even apt-get update) when all are present.
 #
-#   bash third_party/install_deps.sh          # native build (x86-64 or arm64)
+#   bash third_party/install_deps.sh                # native build (x86-64 or arm64)
+#   bash third_party/install_deps.sh --cross-arm64  # also the aarch64 cross build:
+#                                                   # cross g++, qemu-user, arm64 libraries
 #
 # Runs apt-get as root directly, or through sudo when not root.
 set -euo pipefail
+
+cross=0
+for arg in "$@"; do
+  case "$arg" in
+    --cross-arm64) cross=1 ;;
+    *) echo "install_deps: unknown option $arg (try --cross-arm64)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   cmake ninja-build g++ pkg-config
@@ -17,6 +27,16 @@ packages=(
   libgtest-dev          # GoogleTest
   libbenchmark-dev      # Google Benchmark
 )
+if [ "$cross" -eq 1 ]; then
+  # The arm64 build has no oneDNN (libdnnl-dev:arm64 cannot be installed
+  # beside the amd64 one: both own dnnl_config.h), so it needs only these.
+  packages+=(
+    g++-aarch64-linux-gnu   # Debian's cross compiler (g++ 12)
+    qemu-user               # runs the arm64 tests (qemu-aarch64 -cpu MODEL)
+    libhwy-dev:arm64
+    libgtest-dev:arm64
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -34,6 +54,9 @@ sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 echo "install_deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+if [ "$cross" -eq 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $sudo dpkg --add-architecture arm64
+fi
 $sudo apt-get update -qq
 # --no-install-recommends: ocl-icd recommends Mesa/X11 stacks nobody needs here.
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,21 +1,36 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds the release and the ASan+UBSan
-# configurations, and runs the whole test suite on both with ctest.
-# This is the README's test command and what CI (.ci/run) runs.
+# Installs what is missing, builds every configuration and runs the whole
+# test suite on each with ctest. This is the README's test command and what
+# CI (.ci/run) runs.
+#
+#   bash tools/run_tests.sh               # everything (about 15 min on 2 cores)
+#   bash tools/run_tests.sh --native-only # skip the arm64 cross build and qemu runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash third_party/install_deps.sh
+native_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --native-only) native_only=1 ;;
+    *) echo "run_tests: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+if [ "$native_only" -eq 1 ]; then
+  bash third_party/install_deps.sh
+else
+  bash third_party/install_deps.sh --cross-arm64
+fi
 jobs=$(nproc)
 
 # release: g++ 12, what users run. clang: clang 14, whose Highway fallback
 # target is EMU128 instead of SCALAR. asan: g++ with AddressSanitizer and
 # UndefinedBehaviorSanitizer (Highway 1.0.3's partial loads read past arrays
-# on some targets; this build is what catches such reads). Warnings are
-# errors in all three.
-presets=(release clang asan)
+# on some targets; this build is what catches such reads). nodnnl: release
+# without oneDNN, the Highway kernels carrying every method, no OpenMP.
+# Warnings are errors in all of them.
+presets=(release clang asan nodnnl)
 if ! command -v clang++ >/dev/null; then
   echo "run_tests: clang++ not found, skipping the clang configuration"
-  presets=(release asan)
+  presets=(release asan nodnnl)
 fi
 for preset in "${presets[@]}"; do
   echo "=== configure + build: $preset"
@@ -24,6 +39,12 @@ for preset in "${presets[@]}"; do
 done
 
 status=0
+# The build without oneDNN must not need OpenMP (nor oneDNN) at all.
+if ldd build/nodnnl/liblowrank.so | grep -Eq "libgomp|libdnnl"; then
+  echo "run_tests: build/nodnnl/liblowrank.so links OpenMP or oneDNN"
+  status=1
+fi
+
 # The installed package: headers, library, CMake package and pkg-config files,
 # used by a separate consumer project (one C and one C++ program).
 echo "=== install + consumer project"
@@ -39,4 +60,24 @@ for preset in "${presets[@]}"; do
   echo "=== tests: $preset"
   ctest --preset "$preset" -j "$jobs" --timeout 1800 || status=1
 done
+
+if [ "$native_only" -eq 0 ]; then
+  # aarch64: one cross build (no oneDNN), its tests under qemu-user on four
+  # CPU models, each running the kernel tests of the targets it adds (every
+  # test name ends in its target), so every kernel test runs once on NEON,
+  # SVE, SVE2, SVE_256 and SVE2_128. The model without SVE also runs every
+  # test that is not per target.
+  echo "=== configure + build: arm64 (cross, qemu-user)"
+  cmake --preset arm64 -DLOWRANK_WERROR=ON >/dev/null
+  cmake --build --preset arm64 -j "$jobs"
+  sve='/(SVE|SVE2|SVE_256|SVE2_128)( |$)'
+  run_arm() {  # cpu model, ctest selection
+    echo "=== tests: arm64 under qemu -cpu $1"
+    LOWRANK_QEMU_CPU="$1" ctest --preset arm64 -j "$jobs" --timeout 1800 "${@:2}" || status=1
+  }
+  run_arm cortex-a72 -E "$sve"
+  run_arm max -R '/(SVE|SVE2)( |$)'
+  run_arm max,sve256=on -R '/SVE_256( |$)'
+  run_arm max,sve128=on -R '/SVE2_128( |$)'
+fi
 exit $status
