@@ -61,6 +61,19 @@ for preset in "${presets[@]}"; do
   ctest --preset "$preset" -j "$jobs" --timeout 1800 || status=1
 done
 
+# Static: liblowrank.a without oneDNN on a static Highway built from
+# Debian's source package, and a C demo linked with -static whose output a
+# test reads (natively here, under qemu on NEON and SVE for arm64 below).
+static_build() {  # preset, hwy arch
+  echo "=== static build: $1"
+  bash third_party/build_static_hwy.sh "$2"
+  cmake --preset "$1" -DLOWRANK_WERROR=ON >/dev/null
+  cmake --build --preset "$1" -j "$jobs"
+  ctest --preset "$1" || status=1
+  bash tools/static_sizes.sh "$1"
+}
+static_build static amd64
+
 if [ "$native_only" -eq 0 ]; then
   # aarch64: one cross build (no oneDNN), its tests under qemu-user on four
   # CPU models, each running the kernel tests of the targets it adds (every
@@ -79,5 +92,6 @@ if [ "$native_only" -eq 0 ]; then
   run_arm max -R '/(SVE|SVE2)( |$)'
   run_arm max,sve256=on -R '/SVE_256( |$)'
   run_arm max,sve128=on -R '/SVE2_128( |$)'
+  static_build arm64-static arm64
 fi
 exit $status
