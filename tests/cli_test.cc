@@ -265,6 +265,75 @@ TEST(Cli, RunFeatureMaps) {
   EXPECT_NE(r.output.find("takes no projection"), std::string::npos) << r.output;
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+TEST(Cli, CompareSyntheticAndFiles) {
+  // Q = 0: A = softmax(0) is the uniform matrix, rank 1: all of its energy
+  // in one singular value, and the rank-1 SVD bound is 0.
+  std::vector<float> q(3 * 40 * 8, 0.0f), k, v;
+  std::string error;
+  ASSERT_TRUE(lowrank::WriteNpy(Temp("q0.npy"), {3, 40, 8}, q.data(), &error)) << error;
+  WriteRandom(Temp("k.npy"), {3, 40, 8}, 51, &k);
+  WriteRandom(Temp("v.npy"), {3, 40, 8}, 52, &v);
+  Result r = RunCli("compare --q " + Temp("q0.npy") + " --k " + Temp("k.npy") + " --v " +
+                    Temp("v.npy") + " --ranks 1,4 --json " + Temp("c.json") + " --csv " +
+                    Temp("c.csv"));
+  if (r.output.find("not built") != std::string::npos) GTEST_SKIP() << "built without LAPACKE";
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("90% of A's energy in 1 singular values, 99% in 1"), std::string::npos)
+      << r.output;
+  const std::string json = ReadFile(Temp("c.json"));
+  // The rank-1 bound of a rank-1 A: zero up to double rounding.
+  const std::string key = "{\"rank\": 1, \"A\": ";
+  const size_t at = json.find(key);
+  ASSERT_NE(at, std::string::npos) << json;
+  EXPECT_LT(std::fabs(std::strtod(json.c_str() + at + key.size(), nullptr)), 1e-12) << json;
+  for (const char* m : {"nystrom", "nystrom-kmeans", "favor", "linformer"}) {
+    EXPECT_NE(json.find(std::string("\"method\": \"") + m + "\""), std::string::npos) << m;
+  }
+  const std::string csv = ReadFile(Temp("c.csv"));
+  EXPECT_EQ(csv.rfind("method,rank,rel_err,max_err,seconds,speedup,svd_bound_A,svd_bound_AV,note", 0),
+            0u) << csv;
+  // Uniform attention: Nystrom with one landmark is exact (every softmax
+  // row is uniform): its error is rounding only.
+  EXPECT_NE(csv.find("nystrom,1,"), std::string::npos) << csv;
+  // Synthetic regimes, causal, JSON to stdout.
+  for (const char* regime : {"iid", "clustered", "smooth"}) {
+    r = RunCli(std::string("compare --synthetic ") + regime +
+               " --n 64 --d 8 --heads 2 --ranks 4,8 --causal --json -");
+    ASSERT_EQ(r.exit_code, 0) << regime << ": " << r.output;
+    EXPECT_NE(r.output.find("\"causal\": true"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("not causal"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(RunCli("compare --synthetic waves --n 64").exit_code, 2);
+  EXPECT_EQ(RunCli("compare --ranks 4").exit_code, 2);
+  EXPECT_EQ(RunCli("compare --synthetic iid --ranks x").exit_code, 2);
+}
+
+TEST(Cli, BenchQuickJson) {
+  const lowrank_isa_t isa = lowrank::Isa::Supported().back();
+  Result r = RunCli(std::string("bench --quick --n 64 --ranks 8 --methods exact,nystrom,favor "
+                                "--reps 1 --isa ") +
+                    lowrank_isa_name(isa) + " --json " + Temp("b.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string json = ReadFile(Temp("b.json"));
+  for (const char* key : {"\"method\": \"exact\"", "\"method\": \"nystrom\"",
+                          "\"seconds_median\"", "\"gflops\"", "\"peak_fraction\"",
+                          "\"threads\": 1", "\"rank\": 8", "\"records\""}) {
+    EXPECT_NE(json.find(key), std::string::npos) << key << "\n" << json;
+  }
+  // No progress bar when stderr is not a terminal (it is a file here).
+  EXPECT_EQ(r.output.find("[###"), std::string::npos) << r.output;
+  EXPECT_EQ(RunCli("bench --methods sparse").exit_code, 2);
+  EXPECT_EQ(RunCli("bench --isa nonsense").exit_code, 2);
+  EXPECT_EQ(RunCli("bench --help").exit_code, 0);
+}
+
 TEST(Cli, InfoAndDemoRun) {
   Result r = RunCli("info");
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -26,6 +26,9 @@ packages=(
   opencl-headers
   libgtest-dev          # GoogleTest
   libbenchmark-dev      # Google Benchmark
+  liblapacke-dev        # the SVD of `lowrank compare` (tools only, never the library)
+  libopenblas-dev       # a fast LAPACK/BLAS under LAPACKE
+  python3-matplotlib    # bench/plot.py
 )
 if [ "$cross" -eq 1 ]; then
   # The arm64 build has no oneDNN (libdnnl-dev:arm64 cannot be installed

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "cli_common.h"
+#include "commands.h"
 #include "io/npy.h"
 #include "lowrank/lowrank.hpp"
 #include "onednn/onednn.h"
@@ -19,8 +21,7 @@
 
 namespace {
 
-constexpr int kUsageError = 2;
-constexpr int kRuntimeError = 1;
+using namespace lowrank_cli;  // NOLINT: the program's own helpers
 
 const char kUsage[] =
     "usage: lowrank <command> [options]\n"
@@ -54,6 +55,10 @@ const char kUsage[] =
     "                           shape [N,D], [H,N,D] or [B,H,N,D]); O gets the\n"
     "                           leading shape of Q (or U) and V's last dimension.\n"
     "                           factors: O = U (W^T V), U [.., Nq, r], W [.., Nk, r]\n"
+    "  compare ...              every method and rank against exact attention beside\n"
+    "                           the truncated-SVD bound (lowrank compare --help)\n"
+    "  bench ...                throughput of every method x target x shape x threads\n"
+    "                           (lowrank bench --help)\n"
     "  help                     this text\n"
     "\n"
     "environment: LOWRANK_ISA=<target> forces a target for the process.\n";
@@ -66,29 +71,6 @@ int UsageError(const std::string& msg) {
 int RuntimeError(const std::string& msg) {
   std::fprintf(stderr, "lowrank: %s\n", msg.c_str());
   return kRuntimeError;
-}
-
-std::string CpuModel() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  std::string part;
-  while (std::getline(f, line)) {
-    for (const char* key : {"model name", "Hardware", "CPU part"}) {
-      if (line.rfind(key, 0) == 0) {
-        const size_t colon = line.find(':');
-        if (colon != std::string::npos) {
-          std::string v = line.substr(colon + 1);
-          v.erase(0, v.find_first_not_of(" \t"));
-          if (std::strcmp(key, "CPU part") == 0) {
-            part = "CPU part " + v;
-          } else {
-            return v;
-          }
-        }
-      }
-    }
-  }
-  return part.empty() ? "unknown" : part;
 }
 
 std::string IsaList(uint32_t mask) {
@@ -111,23 +93,6 @@ std::string JsonIsaArray(uint32_t mask) {
     }
   }
   return s + "]";
-}
-
-std::string JsonEscape(const std::string& in) {
-  std::string out;
-  for (char c : in) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 int CmdInfo(int argc, char** argv) {
@@ -172,15 +137,6 @@ int CmdInfo(int argc, char** argv) {
                   : "");
   std::printf("hardware threads:  %d\n", lowrank_hardware_threads());
   return 0;
-}
-
-bool ParseInt(const char* s, long long lo, long long hi, long long* out) {
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
 }
 
 // Naive double attention for one query row (demo error check).
@@ -327,31 +283,6 @@ int CmdDemo(int argc, char** argv) {
               "(prefix states), timed only.\n",
               static_cast<long long>(kRowsChecked), static_cast<long long>(kProj));
   return 0;
-}
-
-struct Shape4 {
-  int64_t b, h, n, d;
-};
-
-bool ToShape4(const lowrank::NpyArray& a, const char* name, Shape4* s, std::string* error) {
-  if (a.shape.size() == 2) {
-    *s = {1, 1, a.shape[0], a.shape[1]};
-  } else if (a.shape.size() == 3) {
-    *s = {1, a.shape[0], a.shape[1], a.shape[2]};
-  } else if (a.shape.size() == 4) {
-    *s = {a.shape[0], a.shape[1], a.shape[2], a.shape[3]};
-  } else {
-    *error = std::string(name) + ": expected shape [N,D], [H,N,D] or [B,H,N,D], got " +
-             std::to_string(a.shape.size()) + " dimensions";
-    return false;
-  }
-  for (int64_t e : {s->b, s->h, s->n, s->d}) {
-    if (e < 1) {
-      *error = std::string(name) + ": every dimension must be at least 1";
-      return false;
-    }
-  }
-  return true;
 }
 
 int CmdRun(int argc, char** argv) {
@@ -739,6 +670,8 @@ int main(int argc, char** argv) {
   if (cmd == "info") return CmdInfo(argc - 2, argv + 2);
   if (cmd == "demo") return CmdDemo(argc - 2, argv + 2);
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
+  if (cmd == "compare") return lowrank_cli::CmdCompare(argc - 2, argv + 2);
+  if (cmd == "bench") return lowrank_cli::CmdBench(argc - 2, argv + 2);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::printf("%s", kUsage);
     return 0;

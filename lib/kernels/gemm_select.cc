@@ -2,6 +2,7 @@
 // gemm_select.h).
 #include "kernels/gemm_select.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -78,8 +79,20 @@ bool PreferOnednn(GemmOp op, size_t n, size_t r, size_t d, size_t nr) {
 }
 
 bool OnednnGemm(GemmOp op, const GemmArgs& g) {
+  if (!onednn::Available()) return false;
   const auto n = static_cast<int64_t>(g.n), r = static_cast<int64_t>(g.r),
              d = static_cast<int64_t>(g.d);
+  // An empty reduction (no valid keys: K = 0): dnnl_sgemm returns success
+  // without touching C, where BLAS semantics (and the Highway kernels) give
+  // C = 0. Handle it here.
+  const int64_t k = op == GemmOp::kAtB ? n : r;
+  if (k == 0) {
+    const size_t rows = op == GemmOp::kAtB ? g.r : g.n;
+    if (!g.accumulate) {
+      for (size_t i = 0; i < rows; ++i) std::fill(g.c + i * g.ldc, g.c + i * g.ldc + g.d, 0.0f);
+    }
+    return true;
+  }
   const float beta = g.accumulate ? 1.0f : 0.0f;
   if (op == GemmOp::kAtB) {
     return onednn::SgemmSerial('T', 'N', r, d, n, 1.0f, g.a, static_cast<int64_t>(g.lda), g.b,
