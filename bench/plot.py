@@ -67,7 +67,7 @@ def plot_throughput(bench, out):
         return None
     n_max = max(r["n"] for r in recs)
     recs = [r for r in recs if r["n"] == n_max]
-    isas = sorted({r["isa"] for r in recs})
+    isas = list(dict.fromkeys(r["isa"] for r in recs))  # in the benchmark's order
     names = sorted({label(r["method"], r["rank"]) for r in recs})
     fig, ax = plt.subplots(figsize=(8, 5))
     width = 0.8 / max(1, len(isas))
