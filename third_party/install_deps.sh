@@ -20,6 +20,7 @@ done
 packages=(
   cmake ninja-build g++ pkg-config
   clang                 # second compiler of the CI matrix (clang 14)
+  libclang-rt-14-dev    # clang's libFuzzer and sanitizer runtimes (tests/fuzz)
   libhwy-dev            # Highway 1.0.3: SIMD kernels, per-target dispatch
   libdnnl-dev           # oneDNN 2.6: GEMM/softmax primitives and baselines
   ocl-icd-opencl-dev    # libdnnl-dev's CMake config calls find_package(OpenCL)

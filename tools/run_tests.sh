@@ -74,6 +74,32 @@ static_build() {  # preset, hwy arch
 }
 static_build static amd64
 
+# ThreadSanitizer (no oneDNN: libgomp is not instrumented): plans executed
+# concurrently from 8 threads, a shared plan, a decoding state per thread.
+echo "=== configure + build: tsan"
+cmake --preset tsan -DLOWRANK_WERROR=ON >/dev/null
+cmake --build --preset tsan -j "$jobs"
+echo "=== tests: tsan"
+ctest --preset tsan -j "$jobs" --timeout 1800 || status=1
+
+# libFuzzer (clang, ASan + UBSan): the .npy reader and plan creation and
+# execution through the C API, each 60 s from its committed seed corpus
+# (copied: the corpus in the tree stays as committed), with a fixed seed.
+if command -v clang++ >/dev/null; then
+  echo "=== configure + build: fuzz"
+  cmake --preset fuzz -DLOWRANK_WERROR=ON >/dev/null
+  cmake --build --preset fuzz -j "$jobs"
+  for target in npy plan; do
+    echo "=== fuzz: ${target}_fuzz for 60 s"
+    corpus=$(mktemp -d)
+    cp tests/fuzz/corpus/"$target"/* "$corpus"/
+    (cd "$corpus" && "$OLDPWD/build/fuzz/tests/fuzz/${target}_fuzz" -seed=1 -max_total_time=60 \
+       -print_final_stats=1 "$corpus" 2>&1 | tail -n 4) || status=1
+    if ls "$corpus"/crash-* "$corpus"/leak-* "$corpus"/timeout-* >/dev/null 2>&1; then status=1; fi
+    rm -rf "$corpus"
+  done
+fi
+
 if [ "$native_only" -eq 0 ]; then
   # aarch64: one cross build (no oneDNN), its tests under qemu-user on four
   # CPU models, each running the kernel tests of the targets it adds (every
