@@ -3,6 +3,8 @@
 // inputs, a very long sequence with the workspace checked to stay
 // O(n (r + d)), an unallocatable workspace, and determinism across thread
 // counts. Finite outputs are compared with the double references.
+#include <sys/resource.h>
+
 #include <cmath>
 #include <fstream>
 #include <cstdlib>
@@ -186,6 +188,43 @@ TEST_P(StressTest, HugeLogitsMatchReferences) {
   no.m = 4;
   const std::vector<double> nys = ReferenceNystrom(p, no);
   for (size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i], nys[i], 2e-3) << i;
+  // Linformer: exact attention (double) over K' = E K and V' = E V (E: the
+  // 8 x n projection of AllMethods); the projected logits reach about 100
+  // too, so the same sensitivity bound applies.
+  ASSERT_TRUE(RunMethod(methods[2], 1, 1, n, d, in, nullptr, &out).ok());
+  std::vector<float> kp(8 * d, 0.0f), vp(8 * d, 0.0f);
+  for (int64_t r = 0; r < 8; ++r) {
+    for (int64_t c = 0; c < d; ++c) {
+      double sk = 0.0, sv = 0.0;
+      for (int64_t j = 0; j < n; ++j) {
+        sk += static_cast<double>(proj[static_cast<size_t>(r * n + j)]) * in.k[static_cast<size_t>(j * d + c)];
+        sv += static_cast<double>(proj[static_cast<size_t>(r * n + j)]) * in.v[static_cast<size_t>(j * d + c)];
+      }
+      kp[static_cast<size_t>(r * d + c)] = static_cast<float>(sk);
+      vp[static_cast<size_t>(r * d + c)] = static_cast<float>(sv);
+    }
+  }
+  const auto pd = lowrank::TensorDesc::BHSD(1, 1, 8, d);
+  AttentionProblem lp{desc, pd, pd, desc, in.q.data(), kp.data(), vp.data(), nullptr,
+                      1.0 / std::sqrt(8.0), false};
+  const std::vector<double> lin = ReferenceAttention(lp);
+  for (size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i], lin[i], 2e-3) << i;
+  // Factors with huge features (elu+1 of entries up to 5): O = U (W^T V) /
+  // (U (W^T 1)) in double; positive weights, so the relative error of
+  // each ratio is a few (n + d) u.
+  ASSERT_TRUE(RunMethod(methods[1], 1, 1, n, d, in, nullptr, &out).ok());
+  for (int64_t i = 0; i < n; ++i) {
+    double num[8] = {0}, den = 0.0;
+    for (int64_t j = 0; j < n; ++j) {
+      double w = 0.0;
+      for (int64_t c = 0; c < d; ++c) w += static_cast<double>(in.u[static_cast<size_t>(i * d + c)]) * in.w[static_cast<size_t>(j * d + c)];
+      den += w;
+      for (int64_t c = 0; c < d; ++c) num[c] += w * in.v[static_cast<size_t>(j * d + c)];
+    }
+    for (int64_t c = 0; c < d; ++c) {
+      EXPECT_NEAR(out[static_cast<size_t>(i * d + c)], num[c] / den, 1e-4) << i;
+    }
+  }
 }
 
 // NaN in an input: no crash, status OK; the documented behaviour is that
@@ -246,6 +285,12 @@ TEST_P(StressTest, LongSequenceMemoryIsLinear) {
     ASSERT_TRUE(RunMethod(m, 1, 1, n, d, in, nullptr, &out).ok());
     EXPECT_TRUE(AllFinite(out));
   }
+  // Peak memory of the whole process (this test runs alone in its process
+  // under ctest): inputs, outputs and workspaces are tens of MiB; one n x n
+  // float matrix would be 256 GiB.
+  rusage usage{};
+  ASSERT_EQ(getrusage(RUSAGE_SELF, &usage), 0);
+  EXPECT_LT(usage.ru_maxrss, 1024L * 1024L) << "KiB";  // 1 GiB
 }
 
 LOWRANK_INSTANTIATE_PER_ISA(StressTest);
