@@ -29,9 +29,9 @@ struct Aligned {
 
 // transpose_a: C = A^T B (A n x r, B n x d); else C = A B (A n x r, B r x d).
 // selected: the entry points the methods use (gemm_select.h) instead of the
-// Highway kernels.
+// Highway kernels; packed: A B with B packed beforehand (GemmArgs::packed_b).
 void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
-           bool selected = false) {
+           bool selected = false, bool packed = false) {
   SCOPED_TRACE(::testing::Message() << (transpose_a ? "AtB" : "AB") << " n " << n << " r " << r
                                     << " d " << d << (accumulate ? " acc" : ""));
   std::mt19937 rng(static_cast<unsigned>(n * 131 + r * 17 + d));
@@ -53,6 +53,12 @@ void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
   Aligned ws(ws_floats);
   ASSERT_NE(ws.p, nullptr);
   lowrank::GemmArgs g{n, r, d, a.data(), lda, b.data(), ldb, c.data(), ldc, accumulate, ws.p};
+  Aligned pb(lowrank::PackedBFloats(r, d));
+  if (packed) {
+    lowrank::PackGemmBForTarget(b.data(), ldb, r, d, pb.p);
+    g.packed_b = pb.p;
+    g.b = nullptr;  // must not be read
+  }
   if (selected) {
     transpose_a ? lowrank::GemmAtBSelected(g) : lowrank::GemmABSelected(g);
   } else {
@@ -100,6 +106,14 @@ TEST_P(LowRankGemmTest, ABEdgeShapes) {
   for (size_t n : {1, 5, 6, 7, 12, 13, 100}) {
     for (size_t r : {1, 7, 64, 65, 256}) {
       for (size_t d : {1, 8, 15, 16, 17, 63, 64, 65, 80}) Check(false, n, r, d, d % 2 == 1);
+    }
+  }
+}
+
+TEST_P(LowRankGemmTest, ABPrepackedB) {
+  for (size_t n : {1, 6, 7, 100}) {
+    for (size_t r : {1, 7, 64}) {
+      for (size_t d : {1, 16, 17, 64, 80}) Check(false, n, r, d, n % 2 == 1, false, true);
     }
   }
 }

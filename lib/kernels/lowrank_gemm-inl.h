@@ -101,7 +101,11 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
   float* HWY_RESTRICT bp = g.workspace + lay.bp;
   float* HWY_RESTRICT at = g.workspace + lay.at;
   float* HWY_RESTRICT ct = g.workspace + lay.ct;
-  PackPanels(d, g.b, static_cast<int64_t>(g.ldb), 1, g.r, g.d, bp);
+  if (g.packed_b != nullptr) {
+    bp = const_cast<float*>(g.packed_b);  // read only below
+  } else {
+    PackPanels(d, g.b, static_cast<int64_t>(g.ldb), 1, g.r, g.d, bp);
+  }
   for (size_t i0 = 0; i0 < g.n; i0 += kTileRows) {
     const size_t rows = std::min(kTileRows, g.n - i0);
     const float* a = g.a + i0 * g.lda;
@@ -143,6 +147,12 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
   }
 }
 
+// Packs B (r x d, row stride ldb) for GemmArgs::packed_b on this target.
+inline void PackGemmB(const float* b, size_t ldb, size_t r, size_t dcols, float* out) {
+  const hn::ScalableTag<float> d;
+  PackPanels(d, b, static_cast<int64_t>(ldb), 1, r, dcols, out);
+}
+
 // What the methods call: oneDNN where gemm_select.cc's measured rule says it
 // is faster for this shape, the Highway kernel otherwise.
 inline void GemmAtBSelectedImpl(const GemmArgs& g) {
@@ -152,6 +162,10 @@ inline void GemmAtBSelectedImpl(const GemmArgs& g) {
 }
 inline void GemmABSelectedImpl(const GemmArgs& g) {
   const size_t nr = TileCols(hn::ScalableTag<float>());
+  if (g.packed_b != nullptr) {  // packed for the Highway kernel
+    GemmABImpl(g);
+    return;
+  }
   if (PreferOnednn(GemmOp::kAB, g.n, g.r, g.d, nr) && OnednnGemm(GemmOp::kAB, g)) return;
   GemmABImpl(g);
 }

@@ -13,6 +13,7 @@ HWY_EXPORT(GemmAtBImpl);
 HWY_EXPORT(GemmABImpl);
 HWY_EXPORT(GemmAtBSelectedImpl);
 HWY_EXPORT(GemmABSelectedImpl);
+HWY_EXPORT(PackGemmB);
 
 namespace {
 // Widest panel of any target of the architecture (see exact_attention.cc).
@@ -35,5 +36,8 @@ void GemmAtB(const GemmArgs& args) { HWY_DYNAMIC_DISPATCH(GemmAtBImpl)(args); }
 void GemmAB(const GemmArgs& args) { HWY_DYNAMIC_DISPATCH(GemmABImpl)(args); }
 void GemmAtBSelected(const GemmArgs& args) { HWY_DYNAMIC_DISPATCH(GemmAtBSelectedImpl)(args); }
 void GemmABSelected(const GemmArgs& args) { HWY_DYNAMIC_DISPATCH(GemmABSelectedImpl)(args); }
+void PackGemmBForTarget(const float* b, size_t ldb, size_t r, size_t d, float* out) {
+  HWY_DYNAMIC_DISPATCH(PackGemmB)(b, ldb, r, d, out);
+}
 }  // namespace lowrank
 #endif  // HWY_ONCE

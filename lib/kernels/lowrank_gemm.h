@@ -26,7 +26,14 @@ struct GemmArgs {
   bool accumulate;  // C += ... instead of C = ...
   float* workspace; // GemmAtBWorkspaceFloats / GemmABWorkspaceFloats floats,
                     // aligned to kGemmWorkspaceAlign bytes
+  // GemmAB only: B already packed by PackGemmB on the active target (b and
+  // ldb are then unused), for a B reused across many calls (a projection).
+  const float* packed_b = nullptr;
 };
+
+// Floats of a PackGemmB buffer for an r x d B on any target (panels of up
+// to 256 columns on SVE).
+inline size_t PackedBFloats(size_t r, size_t d) { return r * ((d + 255) / 256 * 256); }
 
 constexpr size_t kGemmWorkspaceAlign = 256;
 constexpr size_t kGemmKc = 64;       // rows of n per packed B block (AtB)
@@ -73,6 +80,8 @@ size_t GemmABWorkspaceFloats(size_t r, size_t d);
 // The Highway kernels on the active target.
 void GemmAtB(const GemmArgs& args);
 void GemmAB(const GemmArgs& args);
+// Packs B for GemmArgs::packed_b on the active target (PackedBFloats).
+void PackGemmBForTarget(const float* b, size_t ldb, size_t r, size_t d, float* out);
 // What the methods run: the Highway kernel or oneDNN, per gemm_select.h.
 void GemmAtBSelected(const GemmArgs& args);
 void GemmABSelected(const GemmArgs& args);
