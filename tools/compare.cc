@@ -51,8 +51,11 @@ struct MethodSpec {
   const char* name;
   bool causal_ok;
 };
-constexpr MethodSpec kMethods[] = {
-    {"nystrom", false}, {"nystrom-kmeans", false}, {"favor", true}, {"linformer", false}};
+// elu has no rank (its d features): it runs once, at the first rank.
+constexpr MethodSpec kMethods[] = {{"nystrom", false},         {"nystrom-kmeans", false},
+                                   {"favor", true},            {"favor-hyperbolic", true},
+                                   {"relu", true},             {"elu", true},
+                                   {"linformer", false}};
 
 lowrank::Options OptionsFor(const std::string& method, int64_t rank, int64_t n, bool causal,
                             int threads, std::vector<float>* proj) {
@@ -64,10 +67,16 @@ lowrank::Options OptionsFor(const std::string& method, int64_t rank, int64_t n, 
     o.landmarks = rank;
     if (method == "nystrom-kmeans") o.landmark_mode = LOWRANK_LANDMARKS_KMEANS;
     o.seed = 1;
-  } else if (method == "favor") {
+  } else if (method == "favor" || method == "favor-hyperbolic" || method == "relu") {
     o.method = LOWRANK_METHOD_FEATURE_MAP;
+    o.feature_map = method == "favor"            ? LOWRANK_FEATURE_MAP_FAVOR
+                    : method == "favor-hyperbolic" ? LOWRANK_FEATURE_MAP_FAVOR_HYPERBOLIC
+                                                   : LOWRANK_FEATURE_MAP_RELU;
     o.features = rank;
     o.seed = 1;
+  } else if (method == "elu") {
+    o.method = LOWRANK_METHOD_FEATURE_MAP;
+    o.feature_map = LOWRANK_FEATURE_MAP_ELU;
   } else if (method == "linformer") {
     o.method = LOWRANK_METHOD_LINFORMER;
     proj->resize(static_cast<size_t>(rank * n));
@@ -324,11 +333,12 @@ int CmdCompare(int argc, char** argv) {
 
   std::vector<Row> rows;
   for (const MethodSpec& m : kMethods) {
-    for (size_t ri = 0; ri < ranks.size(); ++ri) {
+    const bool elu = std::string(m.name) == "elu";
+    for (size_t ri = 0; ri < (elu ? size_t{1} : ranks.size()); ++ri) {
       Row row;
       row.method = m.name;
-      row.rank = ranks[ri];
-      if (do_svd) {
+      row.rank = elu ? t.d : ranks[ri];
+      if (do_svd && !elu) {  // elu has no rank knob: no bound beside it
         double sa = 0.0, sav = 0.0;
         int counted = 0;
         for (const HeadSpectrum& hs : spectra) {
@@ -339,11 +349,13 @@ int CmdCompare(int argc, char** argv) {
       }
       if (causal && !m.causal_ok) {
         row.note = "not causal";
-      } else if (ranks[ri] >= t.n && std::string(m.name) != "favor") {
+      } else if (ranks[ri] >= t.n && std::string(m.name).rfind("nystrom", 0) == 0) {
+        row.note = "rank >= n";
+      } else if (ranks[ri] > t.n && std::string(m.name) == "linformer") {
         row.note = "rank >= n";
       } else {
         std::vector<float> proj, out;
-        const Timed tm = RunPlan(OptionsFor(m.name, ranks[ri], t.n, causal, nthreads, &proj), t, &out);
+        const Timed tm = RunPlan(OptionsFor(m.name, row.rank, t.n, causal, nthreads, &proj), t, &out);
         if (!tm.ok) {
           row.note = tm.error;
         } else {
@@ -383,7 +395,7 @@ int CmdCompare(int argc, char** argv) {
   } else {
     std::printf("(SVD skipped: n > --svd-max-n %lld)\n", svd_max);
   }
-  std::printf("\n%-15s %6s %10s %10s %10s %9s %10s %10s\n", "method", "rank", "rel_err",
+  std::printf("\n%-17s %6s %10s %10s %10s %9s %10s %10s\n", "method", "rank", "rel_err",
               "max_err", "time_ms", "speedup", "svd_A", "svd_AV");
   for (const Row& r : rows) {
     char bounds[64];
@@ -391,11 +403,11 @@ int CmdCompare(int argc, char** argv) {
                   std::isfinite(r.bound_a) ? Num(r.bound_a).c_str() : "-",
                   std::isfinite(r.bound_av) ? Num(r.bound_av).c_str() : "-");
     if (!r.ran) {
-      std::printf("%-15s %6lld %43s %s   (%s)\n", r.method.c_str(), static_cast<long long>(r.rank),
+      std::printf("%-17s %6lld %43s %s   (%s)\n", r.method.c_str(), static_cast<long long>(r.rank),
                   "-", bounds, r.note.c_str());
       continue;
     }
-    std::printf("%-15s %6lld %10.4f %10.4f %10.3f %9.1f %s\n", r.method.c_str(),
+    std::printf("%-17s %6lld %10.4f %10.4f %10.3f %9.1f %s\n", r.method.c_str(),
                 static_cast<long long>(r.rank), r.rel_err, r.max_err, r.seconds * 1e3, r.speedup,
                 bounds);
   }
