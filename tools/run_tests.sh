@@ -3,7 +3,7 @@
 # test suite on each with ctest. This is the README's test command and what
 # CI (.ci/run) runs.
 #
-#   bash tools/run_tests.sh               # everything (about 25-30 min on 2 cores)
+#   bash tools/run_tests.sh               # everything (about 31 min on 2 cores)
 #   bash tools/run_tests.sh --native-only # skip the arm64 cross build and qemu runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
