@@ -58,6 +58,18 @@ size_t Lcm(size_t a, size_t b) {
 
 }  // namespace
 
+lowrank_status_t RequireUnitDimStride(const lowrank_plan& p, const char* method,
+                                      const char* const names[4]) {
+  const lowrank_tensor_desc_t* views[4] = {&p.q, &p.k, &p.v, &p.out};
+  for (int i = 0; i < 4; ++i) {
+    if (views[i]->stride_dim != 1 && views[i]->dim > 1) {
+      return Fail(LOWRANK_UNSUPPORTED, "%s: the %s method needs a dim stride of 1 (got %lld)",
+                  names[i], method, static_cast<long long>(views[i]->stride_dim));
+    }
+  }
+  return LOWRANK_OK;
+}
+
 size_t ChooseExactBlockQ(size_t batch_heads, size_t q_len, size_t threads) {
   return ChooseBlockQ(batch_heads, q_len, threads, Lcm(kTileRows, ExactAttentionPanelWidth()));
 }
@@ -260,14 +272,9 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     }
   }
   if (factors) {
-    const lowrank_tensor_desc_t* views[4] = {q, k, v, out};
     static const char* const kNames[4] = {"u (q)", "w (k)", "v", "out"};
-    for (int i = 0; i < 4; ++i) {
-      if (views[i]->stride_dim != 1 && views[i]->dim > 1) {
-        return Fail(LOWRANK_UNSUPPORTED,
-                    "%s: the factors method needs a dim stride of 1 (got %lld)", kNames[i],
-                    static_cast<long long>(views[i]->stride_dim));
-      }
+    if (const lowrank_status_t st = RequireUnitDimStride(p, "factors", kNames); st != LOWRANK_OK) {
+      return st;
     }
   }
   p.scale = options->scale != 0.0f

@@ -67,6 +67,11 @@ struct AttentionIo;
 // and the query block for batch_heads heads of q_len rows on `threads`
 // threads (plan.cc).
 constexpr size_t kExactBlockK = 192;
+
+// LOWRANK_UNSUPPORTED (message naming names[i] and the method) unless the
+// plan's q, k, v and out views have a dim stride of 1 (or a dim of 1).
+lowrank_status_t RequireUnitDimStride(const lowrank_plan& p, const char* method,
+                                      const char* const names[4]);
 size_t ChooseExactBlockQ(size_t batch_heads, size_t q_len, size_t threads);
 
 // Nystrom (plan_nystrom.cc): checks the Nystrom options and fills the plan's

@@ -167,14 +167,9 @@ lowrank_status_t PrepareFeatureMap(const lowrank_options_t& o, lowrank_plan& p,
                 static_cast<long long>(o.feature_projection_heads),
                 static_cast<long long>(p.k.heads));
   }
-  const lowrank_tensor_desc_t* views[4] = {&p.q, &p.k, &p.v, &p.out};
   static const char* const kNames[4] = {"q", "k", "v", "out"};
-  for (int i = 0; i < 4; ++i) {
-    if (views[i]->stride_dim != 1 && views[i]->dim > 1) {
-      return Fail(LOWRANK_UNSUPPORTED,
-                  "%s: the feature-map method needs a dim stride of 1 (got %lld)", kNames[i],
-                  static_cast<long long>(views[i]->stride_dim));
-    }
+  if (const lowrank_status_t st = RequireUnitDimStride(p, "feature-map", kNames); st != LOWRANK_OK) {
+    return st;
   }
   const size_t d = static_cast<size_t>(p.q.dim), dv = static_cast<size_t>(p.v.dim);
   p.feature_map = map;

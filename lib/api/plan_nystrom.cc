@@ -117,13 +117,9 @@ lowrank_status_t PrepareNystrom(const lowrank_options_t& o, lowrank_plan& p,
                   "options: the convolution residual needs as many queries as keys");
     }
   }
-  const lowrank_tensor_desc_t* views[4] = {&p.q, &p.k, &p.v, &p.out};
   static const char* const kNames[4] = {"q", "k", "v", "out"};
-  for (int i = 0; i < 4; ++i) {
-    if (views[i]->stride_dim != 1 && views[i]->dim > 1) {
-      return Fail(LOWRANK_UNSUPPORTED, "%s: the nystrom method needs a dim stride of 1 (got %lld)",
-                  kNames[i], static_cast<long long>(views[i]->stride_dim));
-    }
+  if (const lowrank_status_t st = RequireUnitDimStride(p, "nystrom", kNames); st != LOWRANK_OK) {
+    return st;
   }
 
   p.landmarks = static_cast<size_t>(o.landmarks);
