@@ -61,97 +61,11 @@ void RunFactors(const FactorsCase& c) {
   st = plan.Execute(u.data(), w.data(), v.data(), c.padded ? lengths.data() : nullptr, o.data());
   ASSERT_TRUE(st.ok()) << st.ToString();
 
-  // Bound: S = W^T V is an n-term float sum, O = U S an r-term one, so
-  // |dO| <= (n + r + 4) u sum_k |u_k| sum_j |w_jk v_jc| (u = 2^-24); the
-  // normalized output adds the same relative error of the denominator.
-  const double unit = std::ldexp(1.0, -24);
-  double worst = 0.0;
-  // One output against its double value and bound (see above).
-  auto check = [&](double num, double mag, double den, double den_abs, double steps, float got) {
-    double want = num, tol = steps * mag;
-    if (c.normalize) {
-      if (std::fabs(den) <= 1e-6) den += 2e-6;
-      want /= den;
-      tol = tol / std::fabs(den) + std::fabs(want) * steps * den_abs / std::fabs(den);
-    }
-    const double ratio = std::fabs(got - want) / (tol + 1e-30);
-    worst = std::max(worst, std::isnan(got) ? INFINITY : ratio);
-  };
-  if (c.causal) {
-    // Row i: keys j < min(valid, i + 1 + Nkv - Nq). The prefix state is
-    // summed in pieces plus up to 16 row-by-row keys: the count of float
-    // additions per output stays below n + r + 36.
-    for (int64_t b = 0; b < c.batch; ++b) {
-      const int64_t valid = c.padded ? lengths[static_cast<size_t>(b)] : c.kv_len;
-      for (int64_t h = 0; h < c.q_heads; ++h) {
-        const int64_t hk = h * c.kv_heads / c.q_heads;
-        for (int64_t i = 0; i < c.q_len; ++i) {
-          const int64_t lim = std::max<int64_t>(0, std::min(valid, i + 1 + c.kv_len - c.q_len));
-          std::vector<double> num(static_cast<size_t>(c.d_v), 0.0), mag(num);
-          double den = 0, den_abs = 0;
-          for (int64_t j = 0; j < lim; ++j) {
-            double uw = 0, uw_abs = 0;
-            for (int64_t k = 0; k < c.rank; ++k) {
-              const double x = u[static_cast<size_t>(Offset(ud, b, h, i, k))];
-              const double y = w[static_cast<size_t>(Offset(wd, b, hk, j, k))];
-              uw += x * y, uw_abs += std::fabs(x * y);
-            }
-            den += uw, den_abs += uw_abs;
-            for (int64_t col = 0; col < c.d_v; ++col) {
-              const double vj = v[static_cast<size_t>(Offset(vd, b, hk, j, col))];
-              num[static_cast<size_t>(col)] += uw * vj;
-              mag[static_cast<size_t>(col)] += uw_abs * std::fabs(vj);
-            }
-          }
-          const double steps = static_cast<double>(lim + c.rank + 36) * unit;
-          for (int64_t col = 0; col < c.d_v; ++col) {
-            check(num[static_cast<size_t>(col)], mag[static_cast<size_t>(col)], den, den_abs, steps,
-                  o[static_cast<size_t>(Offset(od, b, h, i, col))]);
-          }
-        }
-      }
-    }
-    EXPECT_LE(worst, 1.0) << "worst error / bound";
-    return;
-  }
-  for (int64_t b = 0; b < c.batch; ++b) {
-    const int64_t n = c.padded ? lengths[static_cast<size_t>(b)] : c.kv_len;
-    for (int64_t h = 0; h < c.q_heads; ++h) {
-      const int64_t hk = h * c.kv_heads / c.q_heads;
-      // S = W^T V, z = W^T 1 in double, with their absolute-value twins.
-      const size_t rk = static_cast<size_t>(c.rank), dv = static_cast<size_t>(c.d_v);
-      std::vector<double> S(rk * dv, 0.0), Sabs(rk * dv, 0.0), z(rk, 0.0), zabs(rk, 0.0);
-      for (int64_t j = 0; j < n; ++j) {
-        for (size_t k = 0; k < rk; ++k) {
-          const double wj = w[static_cast<size_t>(Offset(wd, b, hk, j, static_cast<int64_t>(k)))];
-          z[k] += wj, zabs[k] += std::fabs(wj);
-          for (size_t col = 0; col < dv; ++col) {
-            const double vj = v[static_cast<size_t>(Offset(vd, b, hk, j, static_cast<int64_t>(col)))];
-            S[k * dv + col] += wj * vj;
-            Sabs[k * dv + col] += std::fabs(wj * vj);
-          }
-        }
-      }
-      for (int64_t i = 0; i < c.q_len; ++i) {
-        double den = 0, den_abs = 0;
-        std::vector<double> num(dv, 0.0), mag(dv, 0.0);
-        for (size_t k = 0; k < rk; ++k) {
-          const double uk = u[static_cast<size_t>(Offset(ud, b, h, i, static_cast<int64_t>(k)))];
-          den += uk * z[k], den_abs += std::fabs(uk) * zabs[k];
-          for (size_t col = 0; col < dv; ++col) {
-            num[col] += uk * S[k * dv + col];
-            mag[col] += std::fabs(uk) * Sabs[k * dv + col];
-          }
-        }
-        const double steps = static_cast<double>(n + c.rank + 4) * unit;
-        for (size_t col = 0; col < dv; ++col) {
-          check(num[col], mag[col], den, den_abs, steps,
-                o[static_cast<size_t>(Offset(od, b, h, i, static_cast<int64_t>(col)))]);
-        }
-      }
-    }
-  }
-  EXPECT_LE(worst, 1.0) << "worst error / bound";
+  // Against the double reference and its derived bound (reference.h).
+  AttentionProblem p{ud, wd, vd, od, u.data(), w.data(), v.data(),
+                     c.padded ? lengths.data() : nullptr, 1.0, c.causal};
+  const Bounded ref = ReferenceFactors(p, c.normalize);
+  EXPECT_LE(WorstRatio(ref, od, o.data()), 1.0) << "worst error / bound";
 }
 
 class FactorsTest : public PerIsaTest {};

@@ -194,4 +194,27 @@ std::vector<double> ReferenceFeatureMapCausalRecurrence(const AttentionProblem& 
   return out;
 }
 
+double FeatureMapBound(const FeatureOptions& o, int64_t d, int64_t kv_len, double a) {
+  const double u = std::ldexp(1.0, -24);
+  const double F = static_cast<double>(o.map == LOWRANK_FEATURE_MAP_FAVOR_HYPERBOLIC ? 2 * o.m
+                                       : (o.m == 0 || o.map == LOWRANK_FEATURE_MAP_ELU) ? d
+                                                                                          : o.m);
+  const double dd = static_cast<double>(d) + 2.0;
+  double e_phi = 0.0;
+  switch (o.map) {
+    case LOWRANK_FEATURE_MAP_FAVOR:
+    case LOWRANK_FEATURE_MAP_FAVOR_HYPERBOLIC:
+      e_phi = 3.0 * dd * u * (a + 1.0) + 4e-7 + 8e-7;
+      break;
+    case LOWRANK_FEATURE_MAP_RELU:
+      e_phi = dd * u * (a + 1.0) / o.eps + u;
+      break;
+    case LOWRANK_FEATURE_MAP_ELU:
+      e_phi = 4e-7 + 2 * u;
+      break;
+  }
+  const double e_w = 2.0 * e_phi + (F + 2.0) * u;
+  return 2.0 * e_w + 2.0 * (static_cast<double>(kv_len) + 8.0) * u;
+}
+
 }  // namespace lowrank_test

@@ -31,6 +31,19 @@ std::vector<double> ReferenceFeatureMap(const AttentionProblem& p, const Feature
 std::vector<double> ReferenceFeatureMapCausalRecurrence(const AttentionProblem& p,
                                                         const FeatureOptions& o);
 
+// Bound on |O - O_ref| per entry for a float evaluation, u = 2^-24, with a
+// the max_proj of ReferenceFeatureMap. Every feature is positive, so O is a
+// ratio of sums of positive weights times v (|v| <= 1):
+//   |dO| <= (2 e_w + 2 (n + 8) u) max|v|, with e_w the relative error of
+//   one weight phi(q).phi(k): 2 e_phi + (F + 2) u (F features).
+// e_phi, the relative error of a feature: the projection u = W' x (d
+// terms) is off by (d + 2) u a, which exp turns into that much relative
+// error, plus the exp's 4e-7 and h's (d + 2) u h_max (h <= a + 1 here:
+// bounded by the same term twice); the causal rescaling factors add
+// 2 x 4e-7. For relu the same absolute error (d + 2) u (a + 1) over the
+// smallest feature eps. For elu 4e-7 + 2u.
+double FeatureMapBound(const FeatureOptions& o, int64_t d, int64_t kv_len, double a);
+
 }  // namespace lowrank_test
 
 #endif  // LOWRANK_TESTS_FEATURE_MAP_REFERENCE_H_

@@ -95,40 +95,6 @@ FeatureOptions RefOptions(const Case& c, const Data& x) {
   return o;
 }
 
-// Bound on |O - O_ref| per entry. Every feature is positive, so O is a
-// ratio of sums of positive weights times v (|v| <= 1):
-//   |dO| <= (2 e_w + 2 (n + 8) u) max|v|, with e_w the relative error of
-//   one weight phi(q).phi(k): 2 e_phi + (F + 2) u.
-// e_phi, the relative error of a feature: the projection u = W' x (d
-// terms) is off by (d + 2) u A (A = max sum_c |W'_fc x_c|, from the
-// reference), which exp turns into that much relative error, plus the
-// exp's 4e-7 and h's (d + 2) u h_max (h <= A here: bounded by the same
-// term twice); the causal rescaling factors add 2 x 4e-7. For relu the
-// same absolute error (d + 2) u A over the smallest feature eps = 1e-3. For
-// elu 4e-7 + u.
-double Bound(const Case& c, double a) {
-  const double u = std::ldexp(1.0, -24);
-  const double F = static_cast<double>(c.map == LOWRANK_FEATURE_MAP_FAVOR_HYPERBOLIC ? 2 * c.m
-                                       : (c.m == 0 || c.map == LOWRANK_FEATURE_MAP_ELU) ? c.d
-                                                                                          : c.m);
-  const double dd = static_cast<double>(c.d) + 2.0;
-  double e_phi = 0.0;
-  switch (c.map) {
-    case LOWRANK_FEATURE_MAP_FAVOR:
-    case LOWRANK_FEATURE_MAP_FAVOR_HYPERBOLIC:
-      e_phi = 3.0 * dd * u * (a + 1.0) + 4e-7 + 8e-7;
-      break;
-    case LOWRANK_FEATURE_MAP_RELU:
-      e_phi = dd * u * (a + 1.0) / 1e-3 + u;
-      break;
-    case LOWRANK_FEATURE_MAP_ELU:
-      e_phi = 4e-7 + 2 * u;
-      break;
-  }
-  const double e_w = 2.0 * e_phi + (F + 2.0) * u;
-  return 2.0 * e_w + 2.0 * (static_cast<double>(c.kv_len) + 8.0) * u;
-}
-
 std::string Describe(const Case& c) {
   std::ostringstream s;
   s << "map " << c.map << " B" << c.batch << " Hq" << c.q_heads << " Hkv" << c.kv_heads << " Nq"
@@ -154,7 +120,7 @@ std::vector<float> RunAndCheck(const Case& c, unsigned seed = 1) {
                      1.0 / std::sqrt(static_cast<double>(c.d)), c.causal};
   double a = 0.0;
   const std::vector<double> want = ReferenceFeatureMap(p, RefOptions(c, x), &a);
-  const double bound = Bound(c, a);
+  const double bound = FeatureMapBound(RefOptions(c, x), c.d, c.kv_len, a);
   double worst = 0.0;
   for (int64_t b = 0; b < c.batch; ++b) {
     for (int64_t h = 0; h < c.q_heads; ++h) {
@@ -296,7 +262,7 @@ TEST_P(FeatureMapTest, DecodingEqualsCausal) {
     const std::vector<double> want = ReferenceFeatureMap(p, RefOptions(c, x), &a);
     // Both against the same reference (each within Bound), so against each
     // other within twice that.
-    const double bound = Bound(c, a);
+    const double bound = FeatureMapBound(RefOptions(c, x), c.d, c.kv_len, a);
     for (size_t i = 0; i < out.size(); ++i) {
       ASSERT_NEAR(out[i], want[i], bound) << i;
       ASSERT_NEAR(out[i], causal[i], 2 * bound) << i;
@@ -360,13 +326,11 @@ TEST_P(FeatureMapTest, LongCausalSequenceIsStable) {
   ASSERT_TRUE(plan.Execute(x.q.data(), x.k.data(), x.v.data(), nullptr, x.o.data()).ok());
   AttentionProblem p{x.qd, x.kd, x.vd, x.od, x.q.data(), x.k.data(), x.v.data(), nullptr, 0.5, true};
   const std::vector<double> want = ReferenceFeatureMapCausalRecurrence(p, RefOptions(c, x));
-  const double u = std::ldexp(1.0, -24);
-  Case bounded = c;
-  bounded.kv_len = 65536 / 64 + 64 + 16;  // the accumulation's effective length
-  const double bound = Bound(bounded, 4.0);
+  // 65536 / 64 + 64 + 16: the accumulation's effective length.
+  const double bound = FeatureMapBound(RefOptions(c, x), c.d, 65536 / 64 + 64 + 16, 4.0);
   double worst = 0.0;
   for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, std::fabs(x.o[i] - want[i]));
-  EXPECT_LE(worst, bound) << "u = " << u;
+  EXPECT_LE(worst, bound);
 }
 
 LOWRANK_INSTANTIATE_PER_ISA(FeatureMapTest);

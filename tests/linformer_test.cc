@@ -77,73 +77,14 @@ void RunLinformer(const LinCase& c) {
   std::fill(ek.begin(), ek.end(), 99.0f);
   st = plan.Execute(q.data(), k.data(), v.data(), c.padded ? lengths.data() : nullptr, o.data());
   ASSERT_TRUE(st.ok()) << st.ToString();
-  const std::vector<float>& e_k = ek_copy;
-  const std::vector<float>& e_v = c.separate_v ? ev : ek_copy;
 
-  // Reference: K' = E_K[:, :valid] K[:valid], V' likewise, then exact
-  // attention over the proj_dim projected keys. Bound, u = 2^-24:
-  //   |dK'| <= (valid + 2) u sum_j |E K|, so a logit moves by at most
-  //   scale (sum_c |q_c| |dK'_c| + (d + 2) u sum_c |q_c K'_c|);
-  //   the output moves by 2 max|dlogit| max|V'| (weights) + max|dV'|
-  //   + 2 (k + 1) u max|V'| (the softmax sums).
-  const double u = std::ldexp(1.0, -24);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(c.d));
-  const int64_t P = c.proj_dim;
-  double worst = 0.0;
-  for (int64_t b = 0; b < c.batch; ++b) {
-    const int64_t valid = c.padded ? lengths[static_cast<size_t>(b)] : c.kv_len;
-    for (int64_t hk = 0; hk < c.kv_heads; ++hk) {
-      const size_t eoff = static_cast<size_t>((c.proj_heads == 1 ? 0 : hk) * P * c.proj_max_len);
-      std::vector<double> kp(P * c.d, 0), kabs(P * c.d, 0), vp(P * c.d_v, 0), vabs(P * c.d_v, 0);
-      for (int64_t kk = 0; kk < P; ++kk) {
-        for (int64_t j = 0; j < valid; ++j) {
-          const double ekj = e_k[eoff + static_cast<size_t>(kk * c.proj_max_len + j)];
-          const double evj = e_v[eoff + static_cast<size_t>(kk * c.proj_max_len + j)];
-          for (int64_t col = 0; col < c.d; ++col) {
-            const double x = k[static_cast<size_t>(Offset(kd, b, hk, j, col))];
-            kp[kk * c.d + col] += ekj * x, kabs[kk * c.d + col] += std::fabs(ekj * x);
-          }
-          for (int64_t col = 0; col < c.d_v; ++col) {
-            const double x = v[static_cast<size_t>(Offset(vd, b, hk, j, col))];
-            vp[kk * c.d_v + col] += evj * x, vabs[kk * c.d_v + col] += std::fabs(evj * x);
-          }
-        }
-      }
-      double vmax = 0, dv_err = 0;
-      for (size_t i = 0; i < vp.size(); ++i) {
-        vmax = std::max(vmax, std::fabs(vp[i]));
-        dv_err = std::max(dv_err, (valid + 2) * u * vabs[i]);
-      }
-      for (int64_t h = hk * c.q_heads / c.kv_heads; h < (hk + 1) * c.q_heads / c.kv_heads; ++h) {
-        for (int64_t i = 0; i < c.q_len; ++i) {
-          std::vector<double> s(P);
-          double mx = -INFINITY, logit_err = 0;
-          for (int64_t kk = 0; kk < P; ++kk) {
-            double dot = 0, e1 = 0, e2 = 0;
-            for (int64_t col = 0; col < c.d; ++col) {
-              const double x = q[static_cast<size_t>(Offset(qd, b, h, i, col))];
-              dot += x * kp[kk * c.d + col];
-              e1 += std::fabs(x) * (valid + 2) * u * kabs[kk * c.d + col];
-              e2 += std::fabs(x * kp[kk * c.d + col]);
-            }
-            s[kk] = scale * dot;
-            mx = std::max(mx, s[kk]);
-            logit_err = std::max(logit_err, scale * (e1 + (c.d + 2) * u * e2));
-          }
-          double sum = 0;
-          for (auto& x : s) sum += (x = std::exp(x - mx));
-          const double tol = 2 * logit_err * vmax + dv_err + 2 * (P + 1) * u * vmax + 4e-7 * vmax + 1e-12;
-          for (int64_t col = 0; col < c.d_v; ++col) {
-            double want = 0;
-            for (int64_t kk = 0; kk < P; ++kk) want += s[kk] / sum * vp[kk * c.d_v + col];
-            const double got = o[static_cast<size_t>(Offset(od, b, h, i, col))];
-            worst = std::max(worst, std::isnan(got) ? INFINITY : std::fabs(got - want) / tol);
-          }
-        }
-      }
-    }
-  }
-  EXPECT_LE(worst, 1.0) << "worst error / bound";
+  AttentionProblem p{qd, kd, vd, od, q.data(), k.data(), v.data(),
+                     c.padded ? lengths.data() : nullptr,
+                     1.0 / std::sqrt(static_cast<double>(c.d)), false};
+  const Bounded ref =
+      ReferenceLinformer(p, ek_copy.data(), c.separate_v ? ev.data() : ek_copy.data(),
+                         c.proj_heads, c.proj_dim, c.proj_max_len);
+  EXPECT_LE(WorstRatio(ref, od, o.data()), 1.0) << "worst error / bound";
 }
 
 class LinformerTest : public PerIsaTest {};

@@ -72,7 +72,9 @@ struct Head {
 }  // namespace
 
 std::vector<double> ReferenceNystrom(const AttentionProblem& p, const NystromOptions& o,
-                                     std::vector<double>* norms, std::vector<double>* conds) {
+                                     std::vector<double>* norms, std::vector<double>* conds,
+                                     double* kmeans_gap) {
+  if (kmeans_gap) *kmeans_gap = INFINITY;
   const int64_t B = p.q.batch, Hq = p.q.heads, Hkv = p.k.heads;
   const int64_t Nq = p.q.seq, Nk = p.k.seq, D = p.q.dim, Dv = p.v.dim, m = o.m;
   const double s = p.scale;
@@ -112,7 +114,7 @@ std::vector<double> ReferenceNystrom(const AttentionProblem& p, const NystromOpt
             const int64_t mc = hd.mm;
             for (int64_t i = 0; i < n; ++i) {
               int64_t best = 0;
-              double best_cost = INFINITY;
+              double best_cost = INFINITY, second = INFINITY;
               for (int64_t j = 0; j < mc; ++j) {
                 double c2 = 0.0, dot = 0.0;
                 for (int64_t c = 0; c < D; ++c) {
@@ -121,8 +123,13 @@ std::vector<double> ReferenceNystrom(const AttentionProblem& p, const NystromOpt
                   dot += hd.q[static_cast<size_t>(i * D + c)] * cq + hd.k[static_cast<size_t>(i * D + c)] * ck;
                 }
                 const double cost = c2 - 2.0 * dot;
-                if (cost < best_cost) best_cost = cost, best = j;
+                if (cost < best_cost) {
+                  second = best_cost, best_cost = cost, best = j;
+                } else {
+                  second = std::min(second, cost);
+                }
               }
+              if (kmeans_gap) *kmeans_gap = std::min(*kmeans_gap, second - best_cost);
               assign[static_cast<size_t>(i)] = best;
             }
             Mat sq(static_cast<size_t>(mc * D), 0.0), sk(static_cast<size_t>(mc * D), 0.0);
@@ -275,6 +282,23 @@ std::vector<double> ReferenceNystrom(const AttentionProblem& p, const NystromOpt
     }
   }
   return out;
+}
+
+double NystromBound(const NystromOptions& o, int64_t kv_len, int64_t d, double norm,
+                    double kappa) {
+  const double u = std::ldexp(1.0, -24);
+  const double m = static_cast<double>(o.m), dd = static_cast<double>(d);
+  const double e_f = (dd + 8) * u + 4e-7;
+  const double e_bv = (static_cast<double>(kv_len) + dd + 8) * u + 4e-7;
+  const double e_z = (4.0 * o.pinv_iterations * (m + 2) * kappa + dd + 8 + m + 2) * u;
+  return (e_f + e_bv + e_z) * norm;
+}
+
+double NystromPlainBound(const NystromOptions& o, int64_t kv_len, int64_t q_len, int64_t d_v,
+                         double v_max) {
+  const double k = static_cast<double>(o.conv_kernel);
+  return (static_cast<double>(kv_len) + k + 8.0) * (1.0 + k) * v_max * std::ldexp(1.0, -24) *
+         std::sqrt(static_cast<double>(q_len * d_v));
 }
 
 }  // namespace lowrank_test

@@ -101,29 +101,6 @@ lowrank::Options ToOptions(const NystromOptions& n, int threads) {
   return opt;
 }
 
-// Error bound against the double reference of the same algorithm. O = F W
-// with W = Z (B V); relative errors of the three factors move O by at most
-// (e_F + e_Z + e_BV) ||F|| ||Z|| ||BV|| (Frobenius norms, from the
-// reference), u = 2^-24:
-//   e_F  = (d + 8) u + 4e-7: the d-term logits, the fast exp (4e-7
-//          relative, tests/fast_exp_test.cc), the row sum and division;
-//   e_BV = (n + d + 8) u + 4e-7: the exact kernel over n keys;
-//   e_Z  = (4 it (m + 2) kappa + d + 8) u: four m-term GEMMs per iteration,
-//          each rounding amplified by at most kappa = ||A||_F ||Z||_F (the
-//          reference's condition estimate) through the later iterations,
-//          and A's own softmax;
-// plus (m + 2) u for the final GEMM F W, and the landmark means (one
-// rounding per summed row, inside (n + 8) u). Spectral norms are at most
-// the Frobenius ones, so the bound is safe.
-double Bound(const Case& c, const NystromOptions& n, double norm, double kappa) {
-  const double u = std::ldexp(1.0, -24);
-  const double m = static_cast<double>(n.m), d = static_cast<double>(c.d);
-  const double e_f = (d + 8) * u + 4e-7;
-  const double e_bv = (static_cast<double>(c.kv_len) + d + 8) * u + 4e-7;
-  const double e_z = (4.0 * n.pinv_iterations * (m + 2) * kappa + d + 8 + m + 2) * u;
-  return (e_f + e_bv + e_z) * norm;
-}
-
 // Runs the plan and compares with the reference; returns the output.
 std::vector<float> RunAndCheck(const Case& c, const NystromOptions& n, unsigned seed = 1) {
   SCOPED_TRACE(::testing::Message()
@@ -146,17 +123,11 @@ std::vector<float> RunAndCheck(const Case& c, const NystromOptions& n, unsigned 
                      1.0 / std::sqrt(static_cast<double>(c.d)), false};
   std::vector<double> norms, conds;
   const std::vector<double> want = ReferenceNystrom(p, n, &norms, &conds);
-  const double conv_mag = static_cast<double>(n.conv_kernel);
   for (int64_t b = 0; b < c.batch; ++b) {
     for (int64_t h = 0; h < c.q_heads; ++h) {
       const size_t bh = static_cast<size_t>(b * c.q_heads + h);
-      // The exact path and the convolution residual add (n + k + 8) u of
-      // their magnitudes (softmax weights sum to 1, |v| <= 1 per entry, over
-      // the Nq x Dv entries of the head in Frobenius norm).
-      const double plain = (static_cast<double>(c.kv_len) + conv_mag + 8.0) * (1.0 + conv_mag) *
-                           std::ldexp(1.0, -24) *
-                           std::sqrt(static_cast<double>(c.q_len * c.d_v));
-      const double bound = Bound(c, n, norms[bh], conds[bh]) + plain;
+      const double bound = NystromBound(n, c.kv_len, c.d, norms[bh], conds[bh]) +
+                           NystromPlainBound(n, c.kv_len, c.q_len, c.d_v, 1.0);
       double err2 = 0.0;
       for (int64_t i = 0; i < c.q_len; ++i) {
         for (int64_t col = 0; col < c.d_v; ++col) {

@@ -1,9 +1,10 @@
 // libFuzzer target: plan creation and execution through the C API with
 // arbitrary methods, shapes, strides, options and key lengths, over a
 // bounded arena. Every call must either fail cleanly (a status with a
-// message, the output arena untouched) or succeed; a successful exact
-// attention must match the double reference; any successful call on
-// finite inputs must give finite outputs. Views that would reach past the
+// message, the output arena untouched) or succeed; any successful call on
+// finite inputs gives finite outputs that match the double reference of
+// its method (reference.h, nystrom_reference.h, feature_map_reference.h)
+// within that reference's derived bound. Views that would reach past the
 // arena are not executed (the library trusts the caller's pointers; the
 // plan still validates them).
 #include <algorithm>
@@ -14,7 +15,9 @@
 #include <cstring>
 #include <vector>
 
+#include "feature_map_reference.h"
 #include "lowrank/lowrank.h"
+#include "nystrom_reference.h"
 #include "reference.h"
 
 namespace {
@@ -62,6 +65,93 @@ int64_t Span(const lowrank_tensor_desc_t& t) {
   return s > kArena ? -1 : static_cast<int64_t>(s);
 }
 
+// Inputs are in [-1, 1] (q), [-0.7, 0.7] (k), [-0.3, 0.3] (v), 0.1 of that
+// for projections; |scale| <= 8, d <= 16, n <= 48.
+constexpr double kVMax = 0.3;
+
+using lowrank_test::AttentionProblem;
+using lowrank_test::Bounded;
+
+// Exact attention: logits below 8 * 16 = 128 in magnitude with (d + 2) u
+// relative error move the weights by less than 1e-3 (relative), outputs
+// (|v| <= 0.3) by less than 1e-3.
+Bounded Exact(const AttentionProblem& p) {
+  Bounded r;
+  r.want = lowrank_test::ReferenceAttention(p);
+  r.tol.assign(r.want.size(), 1e-3);
+  return r;
+}
+
+// Nystrom: the reference of the same algorithm and its per-head Frobenius
+// bound, spread over the head's entries as the bound itself (each entry's
+// error is at most the head's Frobenius error). Returns false when k-means
+// may legitimately cluster differently in float: an assignment margin below
+// twice the float cost's error, (6 d (2 d + 4) + 8 d (n + 2)) u per cost
+// (the cost |c|^2 - 2 (q.c_q + k.c_k) over 2d coordinates with |x|, |c| <= 1;
+// a float centroid, a mean of at most n tokens, is (n + 2) u off per
+// coordinate, and the cost's gradient in c is at most 4 per coordinate).
+bool Nystrom(const AttentionProblem& p, const lowrank_options_t& o, int32_t mode, Bounded* r) {
+  lowrank_test::NystromOptions n;
+  n.m = o.landmarks;
+  std::memcpy(&n.mode, &mode, sizeof(mode));
+  n.positions = o.landmark_positions;
+  n.kmeans_iterations = o.kmeans_iterations;
+  n.pinv_iterations = o.pinv_iterations;
+  int32_t init = 0;
+  std::memcpy(&init, &o.pinv_init, sizeof(init));
+  n.original_init = init == LOWRANK_PINV_INIT_ORIGINAL;
+  n.seed = o.seed;
+  std::vector<double> norms, conds;
+  double gap = INFINITY;
+  r->want = lowrank_test::ReferenceNystrom(p, n, &norms, &conds, &gap);
+  const double u = std::ldexp(1.0, -24), d = static_cast<double>(p.q.dim);
+  const double cost_err = (6 * d * (2 * d + 4) + 8 * d * (static_cast<double>(p.k.seq) + 2)) * u;
+  if (gap <= 2 * cost_err) return false;
+  r->tol.resize(r->want.size());
+  const size_t per_head = static_cast<size_t>(p.q.seq * p.v.dim);
+  for (size_t bh = 0; bh < norms.size(); ++bh) {
+    const double t = lowrank_test::NystromBound(n, p.k.seq, p.q.dim, norms[bh], conds[bh]) +
+                     lowrank_test::NystromPlainBound(n, p.k.seq, p.q.seq, p.v.dim, kVMax);
+    std::fill(r->tol.begin() + static_cast<std::ptrdiff_t>(bh * per_head),
+              r->tol.begin() + static_cast<std::ptrdiff_t>((bh + 1) * per_head), t);
+  }
+  return true;
+}
+
+// Feature maps: the projection the plan used (given, or the documented draw
+// from the seed), the reference of the same computation and its bound,
+// which assumes |v| <= 1 (here 0.3).
+Bounded FeatureMap(const AttentionProblem& p, const lowrank_options_t& o) {
+  lowrank_test::FeatureOptions f;
+  int32_t map = 0, kind = 0;
+  std::memcpy(&map, &o.feature_map, sizeof(map));
+  std::memcpy(&kind, &o.random_features, sizeof(kind));
+  std::memcpy(&f.map, &map, sizeof(map));
+  const bool projected = map != LOWRANK_FEATURE_MAP_ELU && kind != LOWRANK_RANDOM_FEATURES_NONE;
+  f.m = projected ? o.features : 0;
+  std::vector<float> drawn;
+  if (projected && o.feature_projection != nullptr) {
+    f.w = o.feature_projection;
+    f.w_heads = o.feature_projection_heads;
+  } else if (projected) {
+    drawn.resize(static_cast<size_t>(o.features * p.q.dim));
+    if (lowrank_random_features_init(drawn.data(), 1, o.features, p.q.dim, o.random_features,
+                                     o.feature_norms, o.seed) != LOWRANK_OK) {
+      std::abort();  // the plan accepted these options
+    }
+    f.w = drawn.data();
+  }
+  // The library's defaults, as the float it adds.
+  f.eps = static_cast<float>(map == LOWRANK_FEATURE_MAP_RELU  ? 1e-3
+                             : map == LOWRANK_FEATURE_MAP_ELU ? 0.0
+                                                              : 1e-6);
+  double a = 0.0;
+  Bounded r;
+  r.want = lowrank_test::ReferenceFeatureMap(p, f, &a);
+  r.tol.assign(r.want.size(), lowrank_test::FeatureMapBound(f, p.q.dim, p.k.seq, a));
+  return r;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -86,6 +176,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // neither the library nor this harness ever does).
   auto set_enum = [](auto* field, int32_t value) { std::memcpy(field, &value, sizeof(value)); };
   set_enum(&o.method, b.U8() % 7);  // 5 and 6 are not methods
+  int32_t method_value = 0;
+  std::memcpy(&method_value, &o.method, sizeof(method_value));
   const int64_t batch = b.Small(1, 3), hkv = b.Small(1, 3), group = b.Small(1, 2);
   const int64_t hq = hkv * group, nq = b.Small(1, 48), nk = b.Small(1, 48);
   const int64_t d = b.Small(1, 16), dv = b.Small(1, 16);
@@ -102,11 +194,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   set_enum(&o.feature_map, b.U8() % 5);
   o.features = b.Small(0, 40);
   set_enum(&o.random_features, b.U8() % 4);
+  set_enum(&o.feature_norms, b.U8() % 3);
+  if (method_value == LOWRANK_METHOD_FEATURE_MAP && b.U8() % 4 == 0) {
+    o.feature_projection = proj.data();
+    o.feature_projection_heads = b.Small(0, 3);
+  }
   int64_t positions[20];
   for (int64_t& p : positions) p = b.Small(-1, 50);
-  int32_t mode_value = 0, method_value = 0;
+  int32_t mode_value = 0;
   std::memcpy(&mode_value, &o.landmark_mode, sizeof(mode_value));
-  std::memcpy(&method_value, &o.method, sizeof(method_value));
   if (mode_value == LOWRANK_LANDMARKS_POSITIONS && b.U8() % 4) o.landmark_positions = positions;
   if (method_value == LOWRANK_METHOD_LINFORMER && b.U8() % 4) {
     o.proj_k = proj.data();
@@ -141,24 +237,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           std::abort();
         }
       }
-      if (method_value == LOWRANK_METHOD_EXACT) {
-        lowrank_test::AttentionProblem p{qd, kd, vd, od, q.data(), k.data(), v.data(),
-                                         use_lengths ? lengths : nullptr,
-                                         o.scale != 0 ? o.scale : 1.0 / std::sqrt(static_cast<double>(d)),
-                                         o.causal != 0};
-        const std::vector<double> want = lowrank_test::ReferenceAttention(p);
-        for (int64_t bb = 0; bb < batch; ++bb)
-          for (int64_t h = 0; h < hq; ++h)
-            for (int64_t i = 0; i < nq; ++i)
-              for (int64_t c = 0; c < dv; ++c) {
-                const double got = out[static_cast<size_t>(lowrank_test::Offset(od, bb, h, i, c))];
-                const double ref = want[static_cast<size_t>(((bb * hq + h) * nq + i) * dv + c)];
-                // Inputs in [-1, 1], |scale| <= 8, d <= 16: logits below
-                // 128 with (d + 2) u relative error; weights move by less
-                // than 1e-3, outputs (|v| <= 0.3) by less than 1e-3.
-                if (std::fabs(got - ref) > 1e-3) std::abort();
-              }
+      const AttentionProblem p{qd, kd, vd, od, q.data(), k.data(), v.data(),
+                               use_lengths ? lengths : nullptr,
+                               o.scale != 0 ? o.scale : 1.0 / std::sqrt(static_cast<double>(d)),
+                               o.causal != 0};
+      Bounded ref;
+      bool check = true;
+      switch (method_value) {
+        case LOWRANK_METHOD_EXACT:
+          ref = Exact(p);
+          break;
+        case LOWRANK_METHOD_FACTORS:
+          ref = lowrank_test::ReferenceFactors(p, o.normalize != 0);
+          break;
+        case LOWRANK_METHOD_LINFORMER:
+          ref = lowrank_test::ReferenceLinformer(p, o.proj_k, o.proj_v ? o.proj_v : o.proj_k,
+                                                 o.proj_heads, o.proj_dim, o.proj_max_len);
+          break;
+        case LOWRANK_METHOD_NYSTROM:
+          check = Nystrom(p, o, mode_value, &ref);
+          break;
+        case LOWRANK_METHOD_FEATURE_MAP:
+          ref = FeatureMap(p, o);
+          break;
+        default:
+          std::abort();  // a plan for a method that does not exist
       }
+      if (check && lowrank_test::WorstRatio(ref, od, out.data()) > 1.0) std::abort();
     }
   }
   lowrank_plan_destroy(plan);
