@@ -48,11 +48,11 @@ constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kFeatureGuard = 1e-6f;  // the denominator guard's stab
 
 // Per-thread scratch of the feature-map kernels, in floats from an aligned
-// base: U (block x m), G (block x F), the transposed partial features
-// (F x block), P (block x block), per-row h, row max, prefix max and
+// base: U (block x m), G (block x F), the partial keys' features G^T and
+// values packed for the quadratic step, P, an edge tile, per-row h, row max, prefix max and
 // denominators, and the GEMM workspace.
 struct FeatureScratch {
-  size_t u, g, gt, p, h, rmax, pmax, den, wtp, gemm, total;
+  size_t u, g, gt, vp, p, ct, h, rmax, pmax, den, wtp, gemm, total;
 };
 inline FeatureScratch MakeFeatureScratch(const FeatureMapSpec& map, size_t dv) {
   const size_t B = kFeatureBlock, R = kFeatureRows, F = map.features,
@@ -66,15 +66,19 @@ inline FeatureScratch MakeFeatureScratch(const FeatureMapSpec& map, size_t dv) {
   };
   s.u = take(R * m);
   s.g = take(R * F);
-  s.gt = take(F * 2 * B);
-  s.p = take(B * 2 * B);
+  // Partial keys: fewer than 2 blocks. G^T and V packed into panels of up
+  // to 256 columns (PackedBFloats: any target), P with rows rounded up to
+  // a 6-row strip and its row stride to a panel, one edge tile.
+  s.gt = take(PackedBFloats(F, 2 * B));
+  s.vp = take(PackedBFloats(2 * B, dv));
+  s.p = take(GemmRoundUp(B, kGemmTileRows) * GemmRoundUp(2 * B, 256));
+  s.ct = take(kGemmTileRows * 256);
   s.h = take(R);
   s.rmax = take(R);
   s.pmax = take(R);
   s.den = take(R);
   s.wtp = take(map.m > 0 ? PackedBFloats(map.d, map.m) : 0);
   s.gemm = take(std::max({GemmABWorkspaceFloats(map.d, m), GemmABWorkspaceFloats(F, dv),
-                          GemmABWorkspaceFloats(F, 2 * B), GemmABWorkspaceFloats(2 * B, dv),
                           GemmAtBWorkspaceFloats(F, dv)}));
   s.total = at;
   return s;
@@ -363,6 +367,74 @@ HWY_INLINE void FoldIntoState(D d, const FeatureMapArgs& a, size_t b, size_t hk,
   AddRows(d, g, rows, F, s + F * dv);
 }
 
+// The quadratic step of a causal chunk: rows query rows (features phi, ld
+// F) against the cp partial keys whose features (G^T) and values are packed
+// in ws + sc.gt and ws + sc.vp, prefix maxima in ws + sc.pmax; row r sees
+// the first seen(r) of them (nondecreasing in r). For each strip of 6 rows
+// P = phi G^T is computed only over the panels of keys its last row sees
+// and P V only over those keys (the strip's causal triangle; skipping the
+// rest saves about 40% of the step at 36-row chunks); masked entries are
+// zeroed and each row rescaled to its own stabilizer c_i (out and den by
+// exp(c - c_i), key j by exp(pmax_j - c_i), factors <= 1), then out += P V
+// and den += sum P.
+template <class D, class Seen>
+HWY_INLINE void CausalPartialKeys(D d, const FeatureMapSpec& map, size_t rows, size_t cp,
+                                  size_t F, size_t dv, const Seen& seen, float c,
+                                  const float* phi, float* ws, const FeatureScratch& sc,
+                                  float* out, size_t so, float* den) {
+  const size_t nr = TileCols(d), ldp = GemmRoundUp(cp, nr);
+  const float* gt = ws + sc.gt;
+  const float* vp = ws + sc.vp;
+  float* ct = ws + sc.ct;
+  for (size_t s0 = 0; s0 < rows; s0 += kTileRows) {
+    const size_t srows = std::min(kTileRows, rows - s0);
+    const size_t need = seen(s0 + srows - 1);  // keys the strip's last row sees
+    if (need == 0) continue;                    // nor the rows above it
+    // P strip (6 rows; rows past `rows` read stale features and are never
+    // used): the panels of the first `need` keys.
+    float* ps = ws + sc.p + s0 * ldp;
+    for (size_t q = 0; q < need; q += nr) {
+      TileKernel<false, ARead::kRows>(d, phi + s0 * F, F, gt + q * F, nr, F, ps + q, ldp);
+    }
+    for (size_t r = 0; r < srows; ++r) {
+      const size_t sr = seen(s0 + r);
+      const float ci = sr > 0 ? ws[sc.pmax + sr - 1] : c;
+      float* pr = ps + r * ldp;
+      float* orow = out + (s0 + r) * so;
+      if (map.Exponential() && ci != c) {
+        const float f = std::exp(c - ci);
+        Scale(d, f, orow, dv);
+        den[s0 + r] *= f;
+      }
+      float add = 0.0f;
+      for (size_t j = 0; j < need; ++j) {
+        if (j >= sr) {
+          pr[j] = 0.0f;
+        } else if (map.Exponential() && ws[sc.pmax + j] != ci) {
+          pr[j] *= std::exp(ws[sc.pmax + j] - ci);
+        }
+        add += pr[j];
+      }
+      den[s0 + r] += add;
+    }
+    // out rows += P strip (6 x need) V[0, need): panel q of the packed
+    // values starts at vp + q * cp; its first `need` rows are those keys.
+    for (size_t q = 0; q < dv; q += nr) {
+      float* o = out + s0 * so + q;
+      const size_t cols = std::min(nr, dv - q);
+      if (srows == kTileRows && cols == nr) {
+        TileKernel<true, ARead::kRows>(d, ps, ldp, vp + q * cp, nr, need, o, so);
+        continue;
+      }
+      // Edge tile through ct: only existing output entries are touched.
+      std::fill(ct, ct + kTileRows * nr, 0.0f);
+      for (size_t r = 0; r < srows; ++r) std::copy(o + r * so, o + r * so + cols, ct + r * nr);
+      TileKernel<true, ARead::kRows>(d, ps, ldp, vp + q * cp, nr, need, ct, nr);
+      for (size_t r = 0; r < srows; ++r) std::copy(ct + r * nr, ct + r * nr + cols, o + r * so);
+    }
+  }
+}
+
 // Causal attention of every query head of kv head hk (batch b). ws holds
 // two scratches: the key side (partial keys' features) and the query side.
 template <class D>
@@ -382,9 +454,10 @@ HWY_INLINE void CausalHead(D d, const FeatureMapArgs& a, size_t b, size_t hk, fl
   // Chunk rows C: the quadratic step costs about 2 C (F + d_v) flops per row
   // beside the 2 d m + 4 F d_v of projection, output and fold; keep it
   // near 40% of those, in multiples of the 6-row GEMM tile from 12 to 60
-  // (60 at m = 256, d = 64; 36 at m = 64). Measured at n = 16384, AVX2:
-  // C = 64 at m = 64 took 11.8 ms, C = 32 10.5, C = 16 11.2 (fixed costs
-  // per chunk grow as C shrinks; the quadratic step grows with C).
+  // (60 at m = 256, d = 64; 36 at m = 64). Measured at n = 16384, AVX2,
+  // with the triangle-only quadratic step: C = 24, 36, 48 at m = 64 within
+  // 1% (8.0 ms), 60 6% slower; m = 256 flat from 24 to 60 (fixed costs per
+  // chunk grow as C shrinks; the quadratic step grows with C).
   const double budget = 0.4 * (2.0 * static_cast<double>(map.d * map.m) +
                                4.0 * static_cast<double>(F * dv)) /
                         (2.0 * static_cast<double>(F + dv));
@@ -407,18 +480,13 @@ HWY_INLINE void CausalHead(D d, const FeatureMapArgs& a, size_t b, size_t hk, fl
     // chunk (in self-attention each chunk has exactly one such key).
     const size_t cp = je - done;
     const size_t first = done;
-    const float* vp = kvh.v + static_cast<int64_t>(first) * a.v_strides.seq;
     if (cp > 0) {
       CausalKeyFeatures(d, a, b, hk, first, cp, c, ws, sc, wtp);
-      // gt = G^T (F x cp), written row by row: the cp source lines stay in
-      // L1 while 16 consecutive features are gathered from them (writing
-      // column by column instead touched F lines of gt per key, more than
-      // L1 holds at F = 256, and took 13% of the causal time).
-      float* gt = ws + sc.gt;
-      const float* gk = ws + sc.g;
-      for (size_t f = 0; f < F; ++f) {
-        for (size_t j = 0; j < cp; ++j) gt[f * cp + j] = gk[j * F + f];
-      }
+      // G^T and the partial keys' values packed once per chunk for every
+      // query head of the group.
+      PackTransposedPanels(d, ws + sc.g, static_cast<int64_t>(F), 1, cp, F, ws + sc.gt);
+      PackPanels(d, kvh.v + static_cast<int64_t>(first) * a.v_strides.seq, a.v_strides.seq, 1,
+                 cp, dv, ws + sc.vp);
     }
     for (size_t h = hk * group; h < (hk + 1) * group; ++h) {
       const AttentionIo::Head hd = a.At(b, h, hk);
@@ -432,32 +500,8 @@ HWY_INLINE void CausalHead(D d, const FeatureMapArgs& a, size_t b, size_t hk, fl
       GemmABSelectedImpl(g);
       for (size_t r = 0; r < rows; ++r) den[r] = Dot(d, phi + r * F, z, F);
       if (cp > 0) {
-        float* p = ws + sc.p;  // rows x cp
-        GemmArgs gp{rows, F, cp, phi, F, ws + sc.gt, cp, p, cp, false, qs + sc.gemm};
-        GemmABSelectedImpl(gp);
-        for (size_t r = 0; r < rows; ++r) {
-          const size_t seen = limit(i0 + r) - first;  // keys [first, first + seen)
-          const float ci = seen > 0 ? ws[sc.pmax + seen - 1] : c;
-          float* pr = p + r * cp;
-          if (map.Exponential() && ci != c) {
-            const float f = std::exp(c - ci);
-            Scale(d, f, out + static_cast<int64_t>(r) * a.out_strides.seq, dv);
-            den[r] *= f;
-          }
-          float add = 0.0f;
-          for (size_t j = 0; j < cp; ++j) {
-            if (j >= seen) {
-              pr[j] = 0.0f;
-            } else if (map.Exponential() && ws[sc.pmax + j] != ci) {
-              pr[j] *= std::exp(ws[sc.pmax + j] - ci);
-            }
-            add += pr[j];
-          }
-          den[r] += add;
-        }
-        GemmArgs gv{rows, cp, dv, p, cp, vp, static_cast<size_t>(a.v_strides.seq), out, so, true,
-                    qs + sc.gemm};
-        GemmABSelectedImpl(gv);
+        const auto seen = [&](size_t r) { return limit(i0 + r) - first; };
+        CausalPartialKeys(d, map, rows, cp, F, dv, seen, c, phi, ws, sc, out, so, den);
       }
       DivideRows(d, den, rows, dv, out, a.out_strides.seq);
     }
