@@ -132,6 +132,10 @@ void RegisterAll() {
   for (bool at : {true, false}) Register(at, 4096, 64, 16);
   // Square m x m products: the Nystrom pseudoinverse iterations.
   for (size_t m : {32, 64, 128, 256}) Register(false, m, m, m);
+  // The Nystrom output phase per 256-row block: Q K~^T (256 x 64 . 64 x m)
+  // and F W (256 x m . m x 64), at the m the d = 64 rows above lack.
+  for (size_t m : {32, 128, 256}) Register(false, 256, 64, m);
+  Register(false, 256, 32, 64);
 }
 
 }  // namespace
