@@ -240,14 +240,18 @@ HWY_INLINE void AddRows(D d, const float* g, size_t rows, size_t F, float* z) {
   for (size_t i = 0; i < rows; ++i) Axpy(d, 1.0f, g + i * F, z, F);
 }
 
+// 1 / guard(den): the denominator guard R + 2e-6 where |R| <= 1e-6.
+inline float GuardedInverse(float den) {
+  if (std::fabs(den) <= kFeatureGuard) den += 2.0f * kFeatureGuard;
+  return 1.0f / den;
+}
+
 // Output rows: out_i = num_i / guard(den_i), num already in out.
 template <class D>
 HWY_INLINE void DivideRows(D d, const float* den, size_t rows, size_t dv, float* out,
                            int64_t out_stride) {
   for (size_t i = 0; i < rows; ++i) {
-    float r = den[i];
-    if (std::fabs(r) <= kFeatureGuard) r += 2.0f * kFeatureGuard;
-    Scale(d, 1.0f / r, out + static_cast<int64_t>(i) * out_stride, dv);
+    Scale(d, GuardedInverse(den[i]), out + static_cast<int64_t>(i) * out_stride, dv);
   }
 }
 
@@ -304,7 +308,8 @@ HWY_INLINE void BidirectionalState(D d, const FeatureMapArgs& a, size_t b, size_
 }
 
 // Output rows [i0, i0 + rows) of query head h from the state s: phi(Q) S
-// straight into the output rows, then each divided by phi(q) . z.
+// straight into the output rows, each divided by guard(phi(q) . z) in the
+// GEMM's row-scaling epilogue (per 6-row strip, while it is in L1).
 template <class D>
 HWY_INLINE void BidirectionalOutput(D d, const FeatureMapArgs& a, size_t b, size_t h, size_t i0,
                                     const float* s, float* ws, const FeatureScratch& sc) {
@@ -315,11 +320,12 @@ HWY_INLINE void BidirectionalOutput(D d, const FeatureMapArgs& a, size_t b, size
                 a.q_strides.seq, rows, ws, sc);
   float* out = hd.out + static_cast<int64_t>(i0) * a.out_strides.seq;
   const float* phi = ws + sc.g;
+  float* inv = ws + sc.den;
+  for (size_t i = 0; i < rows; ++i) inv[i] = GuardedInverse(Dot(d, phi + i * F, s + F * dv, F));
   GemmArgs g{rows, F, dv, phi, F, s, dv, out, static_cast<size_t>(a.out_strides.seq), false,
              ws + sc.gemm};
+  g.row_scale = inv;
   GemmABSelectedImpl(g);
-  for (size_t i = 0; i < rows; ++i) ws[sc.den + i] = Dot(d, phi + i * F, s + F * dv, F);
-  DivideRows(d, ws + sc.den, rows, dv, out, a.out_strides.seq);
 }
 
 // Key features of rows [j0, j0 + rows) of kv head hk (batch b) for the causal

@@ -31,6 +31,7 @@
 #include "kernels/gemm_select.h"
 #include "kernels/gemm_tile-inl.h"
 #include "kernels/lowrank_gemm.h"
+#include "kernels/vector_ops-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lowrank {
@@ -94,6 +95,13 @@ inline HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
   }
 }
 
+// C_i *= scale[i] for rows i < rows of C (cols floats each, row stride ldc).
+template <class D>
+HWY_INLINE void ScaleRows(D d, const float* HWY_RESTRICT scale, size_t rows, size_t cols,
+                          float* HWY_RESTRICT c, size_t ldc) {
+  for (size_t t = 0; t < rows; ++t) Scale(d, scale[t], c + t * ldc, cols);
+}
+
 inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
   const size_t nr = TileCols(d);
@@ -144,6 +152,7 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
       TileKernel<true, ARead::kRows>(d, a, lda, panel, nr, g.r, ct, nr);
       for (size_t t = 0; t < rows; ++t) std::copy(ct + t * nr, ct + t * nr + cols, c + t * g.ldc);
     }
+    if (g.row_scale != nullptr) ScaleRows(d, g.row_scale + i0, rows, g.d, g.c + i0 * g.ldc, g.ldc);
   }
 }
 
@@ -166,7 +175,12 @@ inline void GemmABSelectedImpl(const GemmArgs& g) {
     GemmABImpl(g);
     return;
   }
-  if (PreferOnednn(GemmOp::kAB, g.n, g.r, g.d, nr) && OnednnGemm(GemmOp::kAB, g)) return;
+  if (PreferOnednn(GemmOp::kAB, g.n, g.r, g.d, nr) && OnednnGemm(GemmOp::kAB, g)) {
+    if (g.row_scale != nullptr) {
+      ScaleRows(hn::ScalableTag<float>(), g.row_scale, g.n, g.d, g.c, g.ldc);
+    }
+    return;
+  }
   GemmABImpl(g);
 }
 

@@ -29,6 +29,10 @@ struct GemmArgs {
   // GemmAB only: B already packed by PackGemmB on the active target (b and
   // ldb are then unused), for a B reused across many calls (a projection).
   const float* packed_b = nullptr;
+  // GemmAB only, with accumulate false: the row-scaling epilogue C_i *=
+  // row_scale[i] (n floats), applied to each 6-row strip right after its
+  // product while it is still in L1 (feature maps' normalization).
+  const float* row_scale = nullptr;
 };
 
 // Floats of a PackGemmB buffer for an r x d B on any target (panels of up
