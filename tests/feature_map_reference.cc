@@ -144,7 +144,7 @@ std::vector<double> ReferenceFeatureMap(const AttentionProblem& p, const Feature
   return out;
 }
 
-std::vector<double> ReferenceFeatureMapCausalRecurrence(const AttentionProblem& p,
+std::vector<double> ReferenceFeatureMapRecurrence(const AttentionProblem& p,
                                                         const FeatureOptions& o) {
   const int64_t B = p.q.batch, Hq = p.q.heads, Hkv = p.k.heads, Nq = p.q.seq, Nk = p.k.seq;
   const int64_t d = p.q.dim, Dv = p.v.dim, F = FeatureCount(o, d);
@@ -160,9 +160,14 @@ std::vector<double> ReferenceFeatureMapCausalRecurrence(const AttentionProblem& 
       std::vector<double> s(static_cast<size_t>(F * (Dv + 1)), 0.0), phq(static_cast<size_t>(F)),
           phk(static_cast<size_t>(F));
       double c = Exponential(o.map) ? -INFINITY : 0.0;
+      if (!p.causal && Exponential(o.map)) {
+        // Bidirectional: every key with the global max of the valid keys.
+        for (int64_t j = 0; j < valid; ++j) c = std::max(c, k.rmax[static_cast<size_t>(j)]);
+      }
       int64_t done = 0;
       for (int64_t i = 0; i < Nq; ++i) {
-        const int64_t visible = std::min(valid, std::max<int64_t>(0, i + 1 + Nk - Nq));
+        const int64_t visible =
+            p.causal ? std::min(valid, std::max<int64_t>(0, i + 1 + Nk - Nq)) : valid;
         for (; done < visible; ++done) {
           const double cn = Exponential(o.map) ? std::max(c, k.rmax[static_cast<size_t>(done)]) : 0.0;
           if (Exponential(o.map) && c != -INFINITY && cn > c) {

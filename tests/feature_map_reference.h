@@ -26,10 +26,11 @@ struct FeatureOptions {
 std::vector<double> ReferenceFeatureMap(const AttentionProblem& p, const FeatureOptions& o,
                                         double* max_proj = nullptr);
 
-// The same causal result by the prefix-state recurrence (S, z and the
-// running max in double), O(n F d): for long sequences.
-std::vector<double> ReferenceFeatureMapCausalRecurrence(const AttentionProblem& p,
-                                                        const FeatureOptions& o);
+// The same result by the prefix-state recurrence (S, z and the running max
+// in double; not causal: every valid key with their global max), O(n F d):
+// for long sequences.
+std::vector<double> ReferenceFeatureMapRecurrence(const AttentionProblem& p,
+                                                  const FeatureOptions& o);
 
 // Bound on |O - O_ref| per entry for a float evaluation, u = 2^-24, with a
 // the max_proj of ReferenceFeatureMap. Every feature is positive, so O is a

@@ -325,7 +325,7 @@ TEST_P(FeatureMapTest, LongCausalSequenceIsStable) {
   ASSERT_TRUE(plan.Create(ToOptions(c, x), x.qd, x.kd, x.vd, x.od).ok());
   ASSERT_TRUE(plan.Execute(x.q.data(), x.k.data(), x.v.data(), nullptr, x.o.data()).ok());
   AttentionProblem p{x.qd, x.kd, x.vd, x.od, x.q.data(), x.k.data(), x.v.data(), nullptr, 0.5, true};
-  const std::vector<double> want = ReferenceFeatureMapCausalRecurrence(p, RefOptions(c, x));
+  const std::vector<double> want = ReferenceFeatureMapRecurrence(p, RefOptions(c, x));
   // 65536 / 64 + 64 + 16: the accumulation's effective length.
   const double bound = FeatureMapBound(RefOptions(c, x), c.d, 65536 / 64 + 64 + 16, 4.0);
   double worst = 0.0;

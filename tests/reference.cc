@@ -74,28 +74,39 @@ Bounded ReferenceFactors(const AttentionProblem& p, bool normalize) {
   r.want.assign(static_cast<size_t>(B * Hq * Nq * Dv), 0.0);
   r.tol = r.want;
   std::vector<double> num(static_cast<size_t>(Dv)), mag(num);
+  // Prefix states over the keys seen so far (limits only grow with i), so
+  // the reference is O(n r d_v): S = W^T V and z = W^T 1 with their
+  // absolute-value twins sum_j |w_jk v_jc| and sum_j |w_jk|.
+  const size_t rk = static_cast<size_t>(R), dv = static_cast<size_t>(Dv);
+  std::vector<double> S(rk * dv), Sabs(rk * dv), z(rk), zabs(rk);
   for (int64_t b = 0; b < B; ++b) {
     const int64_t valid = p.key_lengths ? p.key_lengths[b] : Nk;
     for (int64_t h = 0; h < Hq; ++h) {
       const int64_t hk = h * Hkv / Hq;
+      std::fill(S.begin(), S.end(), 0.0), std::fill(Sabs.begin(), Sabs.end(), 0.0);
+      std::fill(z.begin(), z.end(), 0.0), std::fill(zabs.begin(), zabs.end(), 0.0);
+      int64_t added = 0;
       for (int64_t i = 0; i < Nq; ++i) {
         int64_t lim = valid;
         if (p.causal) lim = std::min(lim, std::max<int64_t>(0, i + 1 + Nk - Nq));
+        for (; added < lim; ++added) {
+          for (size_t k = 0; k < rk; ++k) {
+            const double w = p.k_data[Offset(p.k, b, hk, added, static_cast<int64_t>(k))];
+            z[k] += w, zabs[k] += std::fabs(w);
+            for (size_t c = 0; c < dv; ++c) {
+              const double vj = p.v_data[Offset(p.v, b, hk, added, static_cast<int64_t>(c))];
+              S[k * dv + c] += w * vj, Sabs[k * dv + c] += std::fabs(w * vj);
+            }
+          }
+        }
         std::fill(num.begin(), num.end(), 0.0);
         std::fill(mag.begin(), mag.end(), 0.0);
         double den = 0.0, den_abs = 0.0;
-        for (int64_t j = 0; j < lim; ++j) {
-          double uw = 0.0, uw_abs = 0.0;
-          for (int64_t k = 0; k < R; ++k) {
-            const double x = p.q_data[Offset(p.q, b, h, i, k)];
-            const double y = p.k_data[Offset(p.k, b, hk, j, k)];
-            uw += x * y, uw_abs += std::fabs(x * y);
-          }
-          den += uw, den_abs += uw_abs;
-          for (int64_t c = 0; c < Dv; ++c) {
-            const double vj = p.v_data[Offset(p.v, b, hk, j, c)];
-            num[static_cast<size_t>(c)] += uw * vj;
-            mag[static_cast<size_t>(c)] += uw_abs * std::fabs(vj);
+        for (size_t k = 0; k < rk; ++k) {
+          const double x = p.q_data[Offset(p.q, b, h, i, static_cast<int64_t>(k))];
+          den += x * z[k], den_abs += std::fabs(x) * zabs[k];
+          for (size_t c = 0; c < dv; ++c) {
+            num[c] += x * S[k * dv + c], mag[c] += std::fabs(x) * Sabs[k * dv + c];
           }
         }
         const double steps = static_cast<double>(lim + R + (p.causal ? 36 : 4)) * unit;

@@ -54,7 +54,7 @@ double WorstRatio(const Bounded& r, const lowrank_tensor_desc_t& out, const floa
 // are summed in pieces plus up to 16 row-by-row keys (n + r + 36); the
 // normalized form adds the denominator's relative error, and where the
 // denominator lies within its error of the guard threshold the bound covers
-// both sides.
+// both sides. Prefix states make it O(n r d_v): usable for long sequences.
 Bounded ReferenceFactors(const AttentionProblem& p, bool normalize);
 
 // LOWRANK_METHOD_LINFORMER with E_K, E_V dense [proj_heads, proj_dim,

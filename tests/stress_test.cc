@@ -106,11 +106,96 @@ bool AllFinite(const std::vector<float>& x) {
   return true;
 }
 
+// What the plan of a feature-map method drew from seed 0 (m = 16 rows), or
+// the elu map's options; eps as the library's default.
+FeatureOptions FeatureOptionsFor(const Method& m, int64_t d, std::vector<float>* w) {
+  FeatureOptions fo;
+  if (m.options.feature_map == LOWRANK_FEATURE_MAP_ELU) {
+    fo.map = LOWRANK_FEATURE_MAP_ELU, fo.m = 0, fo.eps = 0.0;
+    return fo;
+  }
+  fo.m = m.options.features;
+  w->resize(static_cast<size_t>(fo.m * d));
+  EXPECT_EQ(lowrank_random_features_init(w->data(), 1, fo.m, d, LOWRANK_RANDOM_FEATURES_ORTHOGONAL,
+                                         LOWRANK_FEATURE_NORMS_CHI, m.options.seed),
+            LOWRANK_OK);
+  fo.w = w->data();
+  fo.eps = static_cast<float>(1e-6);  // the float the library adds
+  return fo;
+}
+
+// The double reference of method m on p (views [B, H, n, d] over in; the
+// factors read in.u and in.w) with a bound per entry, u = 2^-24:
+// - exact: a logit's float error is at most 1.5 (d + 4) u s sum_c |q_c k_c|
+//   = delta (the d-term dot, the scale, the log2(e) factor of the exp
+//   argument); weights move by expm1(2 delta + 8e-7) (plus the exp's 4e-7
+//   twice), outputs (|v| <= 1) by that plus 2 (n + 8) u for the sums;
+// - factors, Linformer: their references' own bounds (reference.h);
+// - Nystrom: its per-head Frobenius bound (nystrom_reference.h), which
+//   bounds every entry of the head;
+// - feature maps: FeatureMapBound (feature_map_reference.h).
+Bounded ReferenceFor(const Method& m, AttentionProblem p, const Inputs& in,
+                     const std::vector<float>& proj, int64_t proj_len) {
+  const double u = std::ldexp(1.0, -24);
+  const int64_t n = p.k.seq, d = p.q.dim;
+  Bounded r;
+  switch (m.options.method) {
+    case LOWRANK_METHOD_EXACT: {
+      double dot = 0.0;
+      r.want = ReferenceAttention(p, &dot);
+      const double delta = 1.5 * static_cast<double>(d + 4) * u * p.scale * dot;
+      r.tol.assign(r.want.size(), std::expm1(2 * delta + 8e-7) + 2.0 * static_cast<double>(n + 8) * u);
+      return r;
+    }
+    case LOWRANK_METHOD_FACTORS:
+      p.q_data = in.u.data(), p.k_data = in.w.data();
+      return ReferenceFactors(p, m.options.normalize != 0);
+    case LOWRANK_METHOD_LINFORMER:
+      return ReferenceLinformer(p, proj.data(), proj.data(), 1, m.options.proj_dim, proj_len);
+    case LOWRANK_METHOD_NYSTROM: {
+      NystromOptions no;
+      no.m = m.options.landmarks;
+      std::vector<double> norms, conds;
+      r.want = ReferenceNystrom(p, no, &norms, &conds);
+      r.tol.resize(r.want.size());
+      const size_t per_head = static_cast<size_t>(p.q.seq * p.v.dim);
+      for (size_t bh = 0; bh < norms.size(); ++bh) {
+        const double t = NystromBound(no, n, d, norms[bh], conds[bh]) +
+                         NystromPlainBound(no, n, p.q.seq, p.v.dim, 1.0);
+        std::fill(r.tol.begin() + static_cast<std::ptrdiff_t>(bh * per_head),
+                  r.tol.begin() + static_cast<std::ptrdiff_t>((bh + 1) * per_head), t);
+      }
+      return r;
+    }
+    default: {
+      std::vector<float> w;
+      const FeatureOptions fo = FeatureOptionsFor(m, d, &w);
+      double a = 0.0;
+      r.want = ReferenceFeatureMap(p, fo, &a);
+      r.tol.assign(r.want.size(), FeatureMapBound(fo, d, n, a));
+      return r;
+    }
+  }
+}
+
+// Runs m on [b, h, n, d] and checks the output against ReferenceFor.
+void RunAndCompare(const Method& m, int64_t b, int64_t h, int64_t n, int64_t d, Inputs& in,
+                   const int32_t* lengths, const std::vector<float>& proj, int64_t proj_len,
+                   std::vector<float>* out) {
+  ASSERT_TRUE(RunMethod(m, b, h, n, d, in, lengths, out).ok());
+  EXPECT_TRUE(AllFinite(*out));
+  const auto desc = lowrank::TensorDesc::BHSD(b, h, n, d);
+  const AttentionProblem p{desc, desc, desc, desc, in.q.data(), in.k.data(), in.v.data(), lengths,
+                           1.0 / std::sqrt(static_cast<double>(d)), m.options.causal != 0};
+  EXPECT_LE(WorstRatio(ReferenceFor(m, p, in, proj, proj_len), desc, out->data()), 1.0)
+      << "worst error / bound";
+}
+
 class StressTest : public PerIsaTest {};
 
 // |q.k| / sqrt(d) up to 100, all-equal keys, zero q and k, n = 1, a fully
-// masked batch: every method returns finite outputs; exact, Nystrom and the
-// feature maps match their double references, a fully masked batch gives 0.
+// masked batch: every method returns finite outputs within the derived bound
+// of its double reference (ReferenceFor); a fully masked batch gives 0.
 TEST_P(StressTest, ExtremeInputsStayFinite) {
   const int64_t n = 40, d = 8;
   std::vector<float> proj;
@@ -122,20 +207,17 @@ TEST_P(StressTest, ExtremeInputsStayFinite) {
     std::vector<float> out;
     // Huge logits.
     Inputs in = Make(2 * n * d, big, 1);
-    ASSERT_TRUE(RunMethod(m, 1, 2, n, d, in, nullptr, &out).ok());
-    EXPECT_TRUE(AllFinite(out));
+    RunAndCompare(m, 1, 2, n, d, in, nullptr, proj, n, &out);
     // All-equal keys and zero vectors.
     Inputs eq = Make(2 * n * d, 1.0f, 2);
     for (int64_t i = 0; i < 2 * n; ++i) {
       for (int64_t c = 0; c < d; ++c) eq.k[static_cast<size_t>(i * d + c)] = 0.5f;
     }
-    ASSERT_TRUE(RunMethod(m, 1, 2, n, d, eq, nullptr, &out).ok());
-    EXPECT_TRUE(AllFinite(out));
+    RunAndCompare(m, 1, 2, n, d, eq, nullptr, proj, n, &out);
     Inputs zero = Make(2 * n * d, 1.0f, 3);
     std::fill(zero.q.begin(), zero.q.end(), 0.0f);
     std::fill(zero.k.begin(), zero.k.end(), 0.0f);
-    ASSERT_TRUE(RunMethod(m, 1, 2, n, d, zero, nullptr, &out).ok());
-    EXPECT_TRUE(AllFinite(out));
+    RunAndCompare(m, 1, 2, n, d, zero, nullptr, proj, n, &out);
     if (m.name == "exact" || m.name == "nystrom") {
       // Zero logits: every method that approximates softmax gives the mean
       // of V exactly (uniform weights); Nystrom's landmarks are uniform too.
@@ -151,15 +233,13 @@ TEST_P(StressTest, ExtremeInputsStayFinite) {
     // n = 1 (Linformer's projection is built for n = 40: skip it here).
     if (m.name != "linformer") {
       Inputs one = Make(d, 1.0f, 4);
-      ASSERT_TRUE(RunMethod(m, 1, 1, 1, d, one, nullptr, &out).ok());
-      EXPECT_TRUE(AllFinite(out));
+      RunAndCompare(m, 1, 1, 1, d, one, nullptr, proj, n, &out);
     }
     // A fully masked batch (batch 1 of 2): its output is 0.
     Inputs masked = Make(2 * 2 * n * d, 1.0f, 5);
     const int32_t lengths[2] = {static_cast<int32_t>(n), 0};
     if (m.options.causal == 0) {
-      ASSERT_TRUE(RunMethod(m, 2, 2, n, d, masked, lengths, &out).ok());
-      EXPECT_TRUE(AllFinite(out));
+      RunAndCompare(m, 2, 2, n, d, masked, lengths, proj, n, &out);
       for (size_t i = out.size() / 2; i < out.size(); ++i) ASSERT_EQ(out[i], 0.0f) << i;
     }
   }
@@ -284,27 +364,27 @@ TEST_P(StressTest, LongSequenceMemoryIsLinear) {
     std::vector<float> out;
     ASSERT_TRUE(RunMethod(m, 1, 1, n, d, in, nullptr, &out).ok());
     EXPECT_TRUE(AllFinite(out));
-    // Against the double references that stay O(n) at this length. Each
-    // output is a ratio of n-term positive sums (|v| <= 1): the blocked
+    // Against the double references, all O(n) at this length. Factors and
+    // Linformer: their references' own bounds. Nystrom and the feature maps:
+    // each output is a ratio of n-term positive sums (|v| <= 1): the blocked
     // float accumulation keeps the error near (n / block + block) u, about
     // 1e-4 at n = 2^18 (a plain running sum would allow n u = 0.016).
     AttentionProblem p{desc, desc, desc, desc, in.q.data(), in.k.data(), in.v.data(), nullptr,
                        1.0 / std::sqrt(8.0), m.options.causal != 0};
+    if (m.options.method == LOWRANK_METHOD_FACTORS ||
+        m.options.method == LOWRANK_METHOD_LINFORMER) {
+      EXPECT_LE(WorstRatio(ReferenceFor(m, p, in, proj, n), desc, out.data()), 1.0)
+          << "worst error / bound";
+      continue;
+    }
     std::vector<double> want;
-    if (m.name == "nystrom") {
+    if (m.options.method == LOWRANK_METHOD_NYSTROM) {
       NystromOptions no;
-      no.m = 4;
+      no.m = m.options.landmarks;
       want = ReferenceNystrom(p, no);
-    } else if (m.name == "favor-causal") {
-      FeatureOptions fo;
-      fo.m = 16;
-      std::vector<float> w(16 * d);
-      ASSERT_EQ(lowrank_random_features_init(w.data(), 1, 16, d,
-                                             LOWRANK_RANDOM_FEATURES_ORTHOGONAL,
-                                             LOWRANK_FEATURE_NORMS_CHI, 0),
-                LOWRANK_OK);  // what the plan drew from seed 0
-      fo.w = w.data();
-      want = ReferenceFeatureMapCausalRecurrence(p, fo);
+    } else {
+      std::vector<float> w;
+      want = ReferenceFeatureMapRecurrence(p, FeatureOptionsFor(m, d, &w));
     }
     double worst = 0.0;
     for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, std::fabs(out[i] - want[i]));
