@@ -222,4 +222,12 @@ double FeatureMapBound(const FeatureOptions& o, int64_t d, int64_t kv_len, doubl
   return 2.0 * e_w + 2.0 * (static_cast<double>(kv_len) + 8.0) * u;
 }
 
+Bounded ReferenceFeatureMapBounded(const AttentionProblem& p, const FeatureOptions& o) {
+  double a = 0.0;
+  Bounded r;
+  r.want = ReferenceFeatureMap(p, o, &a);
+  r.tol.assign(r.want.size(), FeatureMapBound(o, p.q.dim, p.k.seq, a));
+  return r;
+}
+
 }  // namespace lowrank_test

@@ -45,6 +45,9 @@ std::vector<double> ReferenceFeatureMapRecurrence(const AttentionProblem& p,
 // smallest feature eps. For elu 4e-7 + 2u.
 double FeatureMapBound(const FeatureOptions& o, int64_t d, int64_t kv_len, double a);
 
+// ReferenceFeatureMap with FeatureMapBound on every entry.
+Bounded ReferenceFeatureMapBounded(const AttentionProblem& p, const FeatureOptions& o);
+
 }  // namespace lowrank_test
 
 #endif  // LOWRANK_TESTS_FEATURE_MAP_REFERENCE_H_

@@ -301,4 +301,20 @@ double NystromPlainBound(const NystromOptions& o, int64_t kv_len, int64_t q_len,
          std::sqrt(static_cast<double>(q_len * d_v));
 }
 
+Bounded ReferenceNystromBounded(const AttentionProblem& p, const NystromOptions& o, double v_max,
+                                double* kmeans_gap) {
+  std::vector<double> norms, conds;
+  Bounded r;
+  r.want = ReferenceNystrom(p, o, &norms, &conds, kmeans_gap);
+  r.tol.resize(r.want.size());
+  const size_t per_head = static_cast<size_t>(p.q.seq * p.v.dim);
+  for (size_t bh = 0; bh < norms.size(); ++bh) {
+    const double t = NystromBound(o, p.k.seq, p.q.dim, norms[bh], conds[bh]) +
+                     NystromPlainBound(o, p.k.seq, p.q.seq, p.v.dim, v_max);
+    std::fill(r.tol.begin() + static_cast<std::ptrdiff_t>(bh * per_head),
+              r.tol.begin() + static_cast<std::ptrdiff_t>((bh + 1) * per_head), t);
+  }
+  return r;
+}
+
 }  // namespace lowrank_test

@@ -60,6 +60,12 @@ double NystromBound(const NystromOptions& o, int64_t kv_len, int64_t d, double n
 double NystromPlainBound(const NystromOptions& o, int64_t kv_len, int64_t q_len, int64_t d_v,
                          double v_max);
 
+// ReferenceNystrom with each entry bounded by its head's NystromBound +
+// NystromPlainBound (|v| <= v_max): a head's Frobenius error bounds every
+// entry of it. kmeans_gap as in ReferenceNystrom.
+Bounded ReferenceNystromBounded(const AttentionProblem& p, const NystromOptions& o, double v_max,
+                                double* kmeans_gap = nullptr);
+
 }  // namespace lowrank_test
 
 #endif  // LOWRANK_TESTS_NYSTROM_REFERENCE_H_

@@ -155,25 +155,11 @@ Bounded ReferenceFor(const Method& m, AttentionProblem p, const Inputs& in,
     case LOWRANK_METHOD_NYSTROM: {
       NystromOptions no;
       no.m = m.options.landmarks;
-      std::vector<double> norms, conds;
-      r.want = ReferenceNystrom(p, no, &norms, &conds);
-      r.tol.resize(r.want.size());
-      const size_t per_head = static_cast<size_t>(p.q.seq * p.v.dim);
-      for (size_t bh = 0; bh < norms.size(); ++bh) {
-        const double t = NystromBound(no, n, d, norms[bh], conds[bh]) +
-                         NystromPlainBound(no, n, p.q.seq, p.v.dim, 1.0);
-        std::fill(r.tol.begin() + static_cast<std::ptrdiff_t>(bh * per_head),
-                  r.tol.begin() + static_cast<std::ptrdiff_t>((bh + 1) * per_head), t);
-      }
-      return r;
+      return ReferenceNystromBounded(p, no, 1.0);
     }
     default: {
       std::vector<float> w;
-      const FeatureOptions fo = FeatureOptionsFor(m, d, &w);
-      double a = 0.0;
-      r.want = ReferenceFeatureMap(p, fo, &a);
-      r.tol.assign(r.want.size(), FeatureMapBound(fo, d, n, a));
-      return r;
+      return ReferenceFeatureMapBounded(p, FeatureOptionsFor(m, d, &w));
     }
   }
 }

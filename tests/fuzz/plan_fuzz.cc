@@ -101,21 +101,11 @@ bool Nystrom(const AttentionProblem& p, const lowrank_options_t& o, int32_t mode
   std::memcpy(&init, &o.pinv_init, sizeof(init));
   n.original_init = init == LOWRANK_PINV_INIT_ORIGINAL;
   n.seed = o.seed;
-  std::vector<double> norms, conds;
   double gap = INFINITY;
-  r->want = lowrank_test::ReferenceNystrom(p, n, &norms, &conds, &gap);
+  *r = lowrank_test::ReferenceNystromBounded(p, n, kVMax, &gap);
   const double u = std::ldexp(1.0, -24), d = static_cast<double>(p.q.dim);
   const double cost_err = (6 * d * (2 * d + 4) + 8 * d * (static_cast<double>(p.k.seq) + 2)) * u;
-  if (gap <= 2 * cost_err) return false;
-  r->tol.resize(r->want.size());
-  const size_t per_head = static_cast<size_t>(p.q.seq * p.v.dim);
-  for (size_t bh = 0; bh < norms.size(); ++bh) {
-    const double t = lowrank_test::NystromBound(n, p.k.seq, p.q.dim, norms[bh], conds[bh]) +
-                     lowrank_test::NystromPlainBound(n, p.k.seq, p.q.seq, p.v.dim, kVMax);
-    std::fill(r->tol.begin() + static_cast<std::ptrdiff_t>(bh * per_head),
-              r->tol.begin() + static_cast<std::ptrdiff_t>((bh + 1) * per_head), t);
-  }
-  return true;
+  return gap > 2 * cost_err;
 }
 
 // Feature maps: the projection the plan used (given, or the documented draw
@@ -145,11 +135,7 @@ Bounded FeatureMap(const AttentionProblem& p, const lowrank_options_t& o) {
   f.eps = static_cast<float>(map == LOWRANK_FEATURE_MAP_RELU  ? 1e-3
                              : map == LOWRANK_FEATURE_MAP_ELU ? 0.0
                                                               : 1e-6);
-  double a = 0.0;
-  Bounded r;
-  r.want = lowrank_test::ReferenceFeatureMap(p, f, &a);
-  r.tol.assign(r.want.size(), lowrank_test::FeatureMapBound(f, p.q.dim, p.k.seq, a));
-  return r;
+  return lowrank_test::ReferenceFeatureMapBounded(p, f);
 }
 
 }  // namespace
