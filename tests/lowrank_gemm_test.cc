@@ -98,12 +98,24 @@ TEST_P(LowRankGemmTest, AtBEdgeShapes) {
       for (size_t d : {1, 15, 16, 17, 64, 80}) Check(true, n, r, d, n % 2 == 1);
     }
   }
+  // Every way the r rows split into 6- and 4-row strips (r mod 6 of 0..5;
+  // 8 and 14 end in 4 + 4; padded tails); d = 16 and 64 fill whole panels,
+  // where the tiles accumulate in C itself, with and without C's old value.
+  for (size_t n : {7, 65}) {  // one block; two (the second prefetched)
+    for (size_t r : {2, 3, 4, 8, 9, 10, 11, 14, 128}) {
+      for (size_t d : {16, 17, 64}) {
+        for (bool accumulate : {false, true}) Check(true, n, r, d, accumulate);
+      }
+    }
+  }
   // A 1 KiB row stride (r = 253 + 3 padding = 256) takes 32-row blocks.
   for (size_t n : {31, 32, 33, 100}) Check(true, n, 253, 16, n % 2 == 0);
 }
 
 TEST_P(LowRankGemmTest, ABEdgeShapes) {
-  for (size_t n : {1, 5, 6, 7, 12, 13, 100}) {
+  // n: every split into 6- and 4-row strips (see AtBEdgeShapes), and n > 24
+  // where a large B is packed rather than read in place.
+  for (size_t n : {1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 100}) {
     for (size_t r : {1, 7, 64, 65, 256}) {
       for (size_t d : {1, 8, 15, 16, 17, 63, 64, 65, 80}) Check(false, n, r, d, d % 2 == 1);
     }
@@ -121,7 +133,7 @@ TEST_P(LowRankGemmTest, ABPrepackedB) {
 LOWRANK_INSTANTIATE_PER_ISA(LowRankGemmTest);
 
 // The runtime choice: each backend forced, and the measured rule, on shapes
-// on both sides of the rule (narrow d, tiny products, d = 64). Whatever runs
+// on both sides of the rule (narrow d, one row, d = 64). Whatever runs
 // must meet the same bound.
 TEST(GemmSelectTest, EveryBackendMatchesReference) {
   for (auto backend : {lowrank::GemmBackend::kHighway, lowrank::GemmBackend::kOnednn,
@@ -133,6 +145,7 @@ TEST(GemmSelectTest, EveryBackendMatchesReference) {
         for (size_t d : {1, 16, 32, 64}) {
           if (n == 0 && !at) continue;  // AB needs rows
           Check(at, n, 32, d, d == 16, /*selected=*/true);
+          if (at && n > 0) Check(at, n, 3, d, d == 32, /*selected=*/true);
         }
       }
     }
@@ -144,10 +157,14 @@ TEST(GemmSelectTest, RuleFollowsMeasurements) {
   ASSERT_EQ(lowrank_isa_force(LOWRANK_ISA_AUTO), LOWRANK_OK);
   lowrank::SetGemmBackend(lowrank::GemmBackend::kAuto);
   const bool dnnl = lowrank::onednn::Available();
-  // Narrow outputs and tiny products: oneDNN when it is built in.
+  // Narrow outputs and fewer than 4 rows of C: oneDNN when it is built in.
   EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 64, 16, 16), dnnl);
   EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 64, 32, 64), dnnl);
-  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 32, 32, 32, 16), dnnl);
+  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 1, 256, 64, 16), dnnl);
+  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 3, 64, 16), dnnl);
+  // Small squares (the pseudoinverse's) and short reductions: Highway.
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 32, 32, 32, 16));
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 1, 64, 64, 16));
   // d = 64, large enough: Highway.
   EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 64, 64, 16));
   EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 256, 64, 64));

@@ -64,18 +64,20 @@ GemmBackend GetGemmBackend() {
 //     took 235 / 190 us (AtB / AB) on AVX3 against oneDNN's 70 / 61 us, and
 //     even unpadded AVX2 took 85 / 79 us. So d < 32 or 2 d <= nr goes to
 //     oneDNN;
-//   - tiny products, where packing B per call dominates: m = 32 square
-//     (n r d = 32768) took 0.85 us on AVX2 and 1.33 us on AVX3 against
-//     0.71 us; at m = 64 Highway is ahead again (3.0 against 3.8 us). So
-//     n r d <= 32768 goes to oneDNN.
+//   - fewer than 4 rows of C: the smallest tile has 4 rows, so one row costs
+//     4 rows' work (n = 1, r = 256, d = 64 A B: 1.5 us against 0.6 us).
+//     Tiny products otherwise stay: since B is read in place when small and
+//     4-row tiles end the strips, m = 32 squares take 0.61 us (A B) and
+//     0.66 us (A^T B) on AVX2 against oneDNN's 0.79 and 0.78 us, n = 4,
+//     r = d = 64 0.31 against 0.50 us (an earlier rule sent every product
+//     with n r d <= 32^3 to oneDNN).
 bool PreferOnednn(GemmOp op, size_t n, size_t r, size_t d, size_t nr) {
-  (void)op;
   const GemmBackend backend = GetGemmBackend();
   if (backend == GemmBackend::kHighway || !onednn::Available()) return false;
   if (backend == GemmBackend::kOnednn) return true;
   if (!IsaIsBest()) return false;
-  constexpr size_t kTinyProduct = size_t{32} * 32 * 32;
-  return d < 32 || 2 * d <= nr || n * r * d <= kTinyProduct;
+  const size_t c_rows = op == GemmOp::kAtB ? r : n;
+  return d < 32 || 2 * d <= nr || c_rows < 4;
 }
 
 bool OnednnGemm(GemmOp op, const GemmArgs& g) {

@@ -2,19 +2,22 @@
 // See lowrank_gemm.h for the contract.
 //
 // GemmAtB reduces over n in blocks of kGemmKc rows: each block of B is packed
-// once into panels (kc x nr, contiguous, aligned) and reused by every 6-column
-// strip of A, whose columns are read in place as the broadcast operand
-// (ARead::kColumns); C accumulates in a small r x d buffer. kc = 64: A is
-// read one line per k, and rows r floats apart (256 bytes for r = 64) fall
-// on a quarter of the L1 sets; 64 rows fit those sets, 256 did not (0.84x
-// oneDNN at kc = 256, about 1.0x at kc = 64, n = 4096, r = d = 64, AVX2).
-// Packing A instead cost more than it saved: with r and d of 64 each
-// element of A feeds only 128 flops. The next A block is prefetched: from
-// DRAM (n = 65536) the column-wise reads started late (0.79x -> 0.97x).
-// GemmAB packs B (r x d) once and streams the rows of A in strips of 6
-// (ARead::kRows). Edge strips and panels go through small buffers so the
-// tile kernel always runs on full tiles and never reads or writes past an
-// operand.
+// once into panels (kc x nr, contiguous, aligned) and reused by every strip
+// of 6 (or 4, see PlanStrips) columns of A, whose columns are read in place
+// as the broadcast operand (ARead::kColumns); C accumulates in place (or in
+// a small r x d buffer for ragged shapes). kc = 64: A is read one line per
+// k, and rows r floats apart (256 bytes for r = 64) fall on a quarter of the
+// L1 sets; 64 rows fit those sets, 256 did not (0.84x oneDNN at kc = 256,
+// about 1.0x at kc = 64, n = 4096, r = d = 64, AVX2); 96 and 128 measured
+// 2-5% slower than 64. Packing A instead cost more than it saved: with r
+// and d of 64 each element of A feeds only 128 flops. The next A block is
+// prefetched: from DRAM (n = 65536) the column-wise reads started late
+// (0.79x -> 0.97x). Reading B in place instead of packing it measured 3-6%
+// slower (a 64-byte panel row straddles two lines unless V is aligned).
+// GemmAB packs B (r x d) once, unless it is small or A short (then B is read
+// in place), and streams the rows of A in strips of 6 or 4 (ARead::kRows).
+// Edge strips and panels go through small buffers so the tile kernel always
+// runs on full tiles and never reads or writes past an operand.
 #if defined(LOWRANK_LIB_KERNELS_LOWRANK_GEMM_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef LOWRANK_LIB_KERNELS_LOWRANK_GEMM_INL_H_
 #undef LOWRANK_LIB_KERNELS_LOWRANK_GEMM_INL_H_
@@ -38,6 +41,26 @@ namespace lowrank {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// How the tiles cover the rows of C (r of them in GemmAtB, n in GemmAB):
+// 6-row strips for rows [0, rows6), then 4-row strips; only the last strip
+// may be padded. Even counts >= 4 waste nothing (64 = 10 x 6 + 4, 128 =
+// 20 x 6 + 2 x 4, 32 = 4 x 6 + 2 x 4), where 6-row strips alone computed 3%
+// padding at 64 and 128 and 12.5% at 32.
+struct StripPlan {
+  size_t rows6;    // rows in 6-row strips
+  size_t strips;   // strips in all
+  size_t covered;  // rows computed, padding included (>= r)
+};
+inline StripPlan PlanStrips(size_t r) {
+  size_t six = r / kTileRows;
+  size_t rem = r % kTileRows;
+  if (rem == 2 && six > 0) --six, rem += kTileRows;  // 8 = two 4-row strips
+  // rem 5 pads one 6-row strip; rem 1..4 one 4-row strip; 8 two of them.
+  if (rem == 5) ++six, rem = 0;
+  const size_t fours = (rem + 3) / 4;
+  return {six * kTileRows, six + fours, six * kTileRows + 4 * fours};
+}
+
 // inline: also included by factors-inl.h (one definition across TUs).
 inline HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
@@ -45,48 +68,77 @@ inline HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
   const AtBLayout lay = MakeAtBLayout(nr, g.r, g.d);
   float* HWY_RESTRICT bp = g.workspace + lay.bp;
   float* HWY_RESTRICT at = g.workspace + lay.at;
-  float* HWY_RESTRICT cbuf = g.workspace + lay.cbuf;
-  const size_t r6 = GemmRoundUp(g.r, kTileRows);
-  std::fill(cbuf, cbuf + r6 * lay.dv_pad, 0.0f);
+  const StripPlan plan = PlanStrips(g.r);
+  if (g.n == 0) {  // empty reduction: C = 0 (or unchanged when accumulating)
+    if (!g.accumulate) {
+      for (size_t i = 0; i < g.r; ++i) std::fill(g.c + i * g.ldc, g.c + i * g.ldc + g.d, 0.0f);
+    }
+    return;
+  }
+  // The tiles accumulate in C itself where they cover it exactly (whole
+  // panels, no padding rows), otherwise in a buffer copied out at the end
+  // (at n = 1024 the buffer's fill and copy were 1-2% of the time). The
+  // first block stores instead of adding unless C's old value is wanted.
+  const bool direct = g.d % nr == 0 && plan.covered == g.r;
+  float* HWY_RESTRICT cacc = direct ? g.c : g.workspace + lay.cbuf;
+  const size_t ldacc = direct ? g.ldc : lay.dv_pad;
+  const bool load_first = direct && g.accumulate;
   // Rows of A a multiple of 1 KiB apart (r = 256, 512, ...) share at most 4
   // of the 64 L1 sets (48 lines at 12 ways): use blocks of 32 rows there.
   // Other strides spread over 8 or more sets and keep 64-row blocks.
   const size_t kc = (g.lda * sizeof(float)) % 1024 == 0 ? kGemmKc / 2 : kGemmKc;
   for (size_t n0 = 0; n0 < g.n; n0 += kc) {
     const size_t kb = std::min(kc, g.n - n0);
-    // Prefetch the next block of A (its rows are read column-wise, a pattern
-    // the hardware prefetchers pick up late when the data comes from DRAM).
-    if (n0 + kb < g.n) {
-      const size_t next = std::min(kc, g.n - n0 - kb);
-      for (size_t k = 0; k < next; ++k) {
-        const float* row = g.a + (n0 + kb + k) * g.lda;
+    const bool store = n0 == 0 && !load_first;
+    // The next block of A is prefetched (its rows are read column-wise, a
+    // pattern the hardware prefetchers pick up late when the data comes from
+    // DRAM), a few rows per strip: issued all at once, the prefetches filled
+    // the miss buffers and stalled the loop (7% of the time at n = 4096).
+    const size_t next = n0 + kb < g.n ? std::min(kc, g.n - n0 - kb) : 0;
+    const size_t rows_per_strip = (next + plan.strips - 1) / plan.strips;
+    size_t next_row = 0;
+    PackPanels(d, g.b + n0 * g.ldb, static_cast<int64_t>(g.ldb), 1, kb, g.d, bp);
+    for (size_t r0 = 0; r0 < g.r;) {
+      for (size_t k = 0; k < rows_per_strip && next_row < next; ++k, ++next_row) {
+        const float* row = g.a + (n0 + kb + next_row) * g.lda;
         for (size_t c = 0; c < g.r; c += 16) hwy::Prefetch(row + c);
       }
-    }
-    PackPanels(d, g.b + n0 * g.ldb, static_cast<int64_t>(g.ldb), 1, kb, g.d, bp);
-    for (size_t r0 = 0; r0 < g.r; r0 += kTileRows) {
+      const size_t strip_rows = r0 < plan.rows6 ? kTileRows : 4;
       const float* a = g.a + n0 * g.lda + r0;
       size_t lda = g.lda;
-      if (r0 + kTileRows > g.r) {
-        // Tail strip: the last columns of A, zero-padded to 6.
+      if (r0 + strip_rows > g.r) {
+        // Tail strip: the last columns of A, zero-padded.
         const size_t cols = g.r - r0;
         for (size_t k = 0; k < kb; ++k) {
-          for (size_t t = 0; t < kTileRows; ++t) {
-            at[k * kTileRows + t] = t < cols ? a[k * g.lda + t] : 0.0f;
+          for (size_t t = 0; t < strip_rows; ++t) {
+            at[k * strip_rows + t] = t < cols ? a[k * g.lda + t] : 0.0f;
           }
         }
         a = at;
-        lda = kTileRows;
+        lda = strip_rows;
       }
+      float* c = cacc + r0 * ldacc;
       for (size_t p = 0; p < lay.dv_pad; p += nr) {
-        TileKernel<true, ARead::kColumns>(d, a, lda, bp + p * kb, nr, kb,
-                                          cbuf + r0 * lay.dv_pad + p, lay.dv_pad);
+        const float* panel = bp + p * kb;
+        if (strip_rows == kTileRows) {
+          if (store) {
+            TileKernel<false, ARead::kColumns>(d, a, lda, panel, nr, kb, c + p, ldacc);
+          } else {
+            TileKernel<true, ARead::kColumns>(d, a, lda, panel, nr, kb, c + p, ldacc);
+          }
+        } else if (store) {
+          TileKernel<false, ARead::kColumns, 4>(d, a, lda, panel, nr, kb, c + p, ldacc);
+        } else {
+          TileKernel<true, ARead::kColumns, 4>(d, a, lda, panel, nr, kb, c + p, ldacc);
+        }
       }
+      r0 += strip_rows;
     }
   }
+  if (direct) return;
   for (size_t i = 0; i < g.r; ++i) {
     float* HWY_RESTRICT crow = g.c + i * g.ldc;
-    const float* HWY_RESTRICT src = cbuf + i * lay.dv_pad;
+    const float* HWY_RESTRICT src = cacc + i * ldacc;
     if (g.accumulate) {
       for (size_t c = 0; c < g.d; ++c) crow[c] += src[c];
     } else {
@@ -102,46 +154,75 @@ HWY_INLINE void ScaleRows(D d, const float* HWY_RESTRICT scale, size_t rows, siz
   for (size_t t = 0; t < rows; ++t) Scale(d, scale[t], c + t * ldc, cols);
 }
 
+// One tile of kRows 6 or 4, accumulating or not (runtime choice).
+template <ARead kARead, class D>
+HWY_INLINE void TileAnyRows(D d, bool accumulate, size_t rows, const float* HWY_RESTRICT a,
+                            size_t lda, const float* HWY_RESTRICT b, size_t ldb, size_t K,
+                            float* HWY_RESTRICT c, size_t ldc) {
+  if (rows == kTileRows) {
+    if (accumulate) {
+      TileKernel<true, kARead>(d, a, lda, b, ldb, K, c, ldc);
+    } else {
+      TileKernel<false, kARead>(d, a, lda, b, ldb, K, c, ldc);
+    }
+  } else if (accumulate) {
+    TileKernel<true, kARead, 4>(d, a, lda, b, ldb, K, c, ldc);
+  } else {
+    TileKernel<false, kARead, 4>(d, a, lda, b, ldb, K, c, ldc);
+  }
+}
+
+// B is read in place instead of packed when it is small (r x d floats up to
+// kInPlaceBFloats: it stays in L1 across the row strips, and packing was
+// about 10% of each m x m product of Nystrom's pseudoinverse at m = 32) or
+// A has too few rows (up to kInPlaceBMaxRows) to repay the packing pass
+// (n = 1, r = 256: 3.2 us packed, against 0.6 us for oneDNN).
+constexpr size_t kInPlaceBFloats = 4096;
+constexpr size_t kInPlaceBMaxRows = 4 * kTileRows;
+
 inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
   const size_t nr = TileCols(d);
   const ABLayout lay = MakeABLayout(nr, g.r, g.d);
-  float* HWY_RESTRICT bp = g.workspace + lay.bp;
   float* HWY_RESTRICT at = g.workspace + lay.at;
   float* HWY_RESTRICT ct = g.workspace + lay.ct;
+  // Panel p of B: b_panel + p * panel_stride, rows ldb_panel apart.
+  const float* b_panel = g.workspace + lay.bp;
+  size_t panel_stride = g.r, ldb_panel = nr;
   if (g.packed_b != nullptr) {
-    bp = const_cast<float*>(g.packed_b);  // read only below
+    b_panel = g.packed_b;
+  } else if (g.d % nr == 0 && (g.r * g.d <= kInPlaceBFloats || g.n <= kInPlaceBMaxRows)) {
+    b_panel = g.b, panel_stride = 1, ldb_panel = g.ldb;
   } else {
-    PackPanels(d, g.b, static_cast<int64_t>(g.ldb), 1, g.r, g.d, bp);
+    PackPanels(d, g.b, static_cast<int64_t>(g.ldb), 1, g.r, g.d, g.workspace + lay.bp);
   }
-  for (size_t i0 = 0; i0 < g.n; i0 += kTileRows) {
-    const size_t rows = std::min(kTileRows, g.n - i0);
+  const StripPlan plan = PlanStrips(g.n);
+  for (size_t i0 = 0; i0 < g.n;) {
+    const size_t strip_rows = i0 < plan.rows6 ? kTileRows : 4;
+    const size_t rows = std::min(strip_rows, g.n - i0);
     const float* a = g.a + i0 * g.lda;
     // Prefetch the next strip of A: with large n it comes from DRAM, six
     // streams the hardware prefetchers pick up late.
-    for (size_t t = 0; t < kTileRows && i0 + kTileRows + t < g.n; ++t) {
-      const float* next = a + (kTileRows + t) * g.lda;
+    for (size_t t = 0; t < kTileRows && i0 + strip_rows + t < g.n; ++t) {
+      const float* next = a + (strip_rows + t) * g.lda;
       for (size_t k = 0; k < g.r; k += 16) hwy::Prefetch(next + k);
     }
     size_t lda = g.lda;
-    if (rows < kTileRows) {
+    if (rows < strip_rows) {
       // Tail strip: the last rows of A, zero rows below.
-      for (size_t t = 0; t < kTileRows; ++t) {
+      for (size_t t = 0; t < strip_rows; ++t) {
         for (size_t k = 0; k < g.r; ++k) at[t * g.r + k] = t < rows ? a[t * g.lda + k] : 0.0f;
       }
       a = at;
       lda = g.r;
     }
     for (size_t p = 0; p < lay.dv_pad; p += nr) {
-      const float* panel = bp + p * g.r;
+      const float* panel = b_panel + p * panel_stride;
       float* c = g.c + i0 * g.ldc + p;
       const size_t cols = std::min(nr, g.d - p);
-      if (rows == kTileRows && cols == nr) {
-        if (g.accumulate) {
-          TileKernel<true, ARead::kRows>(d, a, lda, panel, nr, g.r, c, g.ldc);
-        } else {
-          TileKernel<false, ARead::kRows>(d, a, lda, panel, nr, g.r, c, g.ldc);
-        }
+      if (rows == strip_rows && cols == nr) {
+        TileAnyRows<ARead::kRows>(d, g.accumulate, strip_rows, a, lda, panel, ldb_panel, g.r, c,
+                                  g.ldc);
         continue;
       }
       // Edge tile through the buffer: only existing C entries are touched.
@@ -149,10 +230,11 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
       if (g.accumulate) {
         for (size_t t = 0; t < rows; ++t) std::copy(c + t * g.ldc, c + t * g.ldc + cols, ct + t * nr);
       }
-      TileKernel<true, ARead::kRows>(d, a, lda, panel, nr, g.r, ct, nr);
+      TileAnyRows<ARead::kRows>(d, true, strip_rows, a, lda, panel, ldb_panel, g.r, ct, nr);
       for (size_t t = 0; t < rows; ++t) std::copy(ct + t * nr, ct + t * nr + cols, c + t * g.ldc);
     }
     if (g.row_scale != nullptr) ScaleRows(d, g.row_scale + i0, rows, g.d, g.c + i0 * g.ldc, g.ldc);
+    i0 += strip_rows;
   }
 }
 

@@ -7,7 +7,8 @@
 // Both run on the register-blocked tile kernel of gemm_tile-inl.h on the
 // active target, single-threaded (callers parallelize over heads or row
 // blocks). Row-major operands with element leading dimensions; the caller
-// provides the workspace (sizes below) and guarantees valid arguments.
+// provides the workspace (sizes below) and guarantees valid arguments. C
+// must not overlap A or B (GemmAtB accumulates partial sums in C).
 #ifndef LOWRANK_LIB_KERNELS_LOWRANK_GEMM_H_
 #define LOWRANK_LIB_KERNELS_LOWRANK_GEMM_H_
 
