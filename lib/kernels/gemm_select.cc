@@ -36,26 +36,27 @@ GemmBackend GetGemmBackend() {
   return static_cast<GemmBackend>(BackendState().load(std::memory_order_relaxed));
 }
 
-// The rule, from bench/lowrank_gemm_bench (1 thread, d = 64, minimum of
-// medians over repeated runs on the development machine, a Sapphire Rapids
-// class Xeon; oneDNN capped with DNNL_MAX_CPU_ISA=AVX2 beside the AVX2 rows,
-// uncapped beside AVX3). Time of oneDNN / time of Highway (> 1: Highway
-// faster):
+// The rule, from bench/lowrank_gemm_bench (1 thread, d = 64, medians of 3
+// repetitions on the development machine, a Sapphire Rapids class Xeon;
+// oneDNN capped with DNNL_MAX_CPU_ISA=AVX2 beside the AVX2 rows, uncapped
+// beside AVX3; measured after the 4-row tiles and in-place accumulation).
+// Time of oneDNN / time of Highway (> 1: Highway faster):
 //
 //                 AtB (W^T V)            AB (U S)
 //   r =         64    128   256       64    128   256
-//   AVX2 n=1K   0.97  1.01  0.98      1.03  1.03  0.97
-//        n=4K   0.98  1.03  1.00      1.04  1.01  0.90
-//        n=16K  0.94  1.03  1.00      1.07  0.99  0.93
-//        n=64K  0.97  1.08  1.05      1.07  1.29  1.17
-//   AVX3 n=1K   1.04  0.94  1.01      1.22  1.18  0.95
-//        n=4K   1.04  1.05  1.06      1.20  1.05  0.96
-//        n=16K  1.04  1.03  1.10      1.09  1.05  0.95
-//        n=64K  1.13  1.27  1.29      1.12  1.33  1.28
+//   AVX2 n=1K   1.01  1.01  0.99      1.03  1.05  1.00
+//        n=4K   1.03  1.11  1.09      1.07  1.02  0.94
+//        n=16K  1.02  1.07  1.07      1.07  1.02  0.95
+//        n=64K  1.04  1.14  1.09      1.15  1.35  1.22
+//   AVX3 n=1K   1.06  1.14  1.16      1.14  1.08  1.02
+//        n=4K   1.21  1.18  1.20      1.15  1.03  0.92
+//        n=16K  1.14  1.18  1.18      1.12  1.03  0.88
+//        n=64K  1.22  1.56  1.39      1.07  1.55  1.39
 //
 // Run-to-run noise on this shared machine is about +-5% (two rows running
-// the very same kernel differed by that much), and reruns of the AB r = 256
-// column gave 0.97-1.02: at d = 64 neither side wins consistently, and the
+// the very same kernel differed by that much). AB at r = 256 is the one
+// column oneDNN tends to win (B is 64 KiB, larger than L1; grouping strips
+// panel by panel did not help), by less than it loses at n = 64K, so the
 // Highway kernels, with no per-call overhead, stay.
 //
 // Where oneDNN does win, clearly:
