@@ -122,11 +122,29 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
     GemmArgs g{n, r, dv, w, static_cast<size_t>(a.k_strides.seq), v,
                static_cast<size_t>(a.v_strides.seq), s, dv, false,
                per_thread + slot * gemm_floats};
-    GemmAtBSelectedImpl(g);
-    if (a.normalize) {
-      const hn::ScalableTag<float> d;
+    if (!a.normalize || n == 0) {
+      GemmAtBSelectedImpl(g);
       std::fill(z, z + r, 0.0f);
-      for (size_t j = 0; j < n; ++j) Axpy(d, 1.0f, w + static_cast<int64_t>(j) * a.k_strides.seq, z, r);
+      return;
+    }
+    // Normalized: S and z in chunks of W's rows (about 1 MiB), z summed
+    // right after the chunk's product, while those rows are still in L2. A
+    // second pass over W read it from DRAM again at n = 65536 (W is 32 MB
+    // at r = 128).
+    const hn::ScalableTag<float> d;
+    std::fill(z, z + r, 0.0f);
+    const size_t chunk_rows = std::max<size_t>(kGemmKc, (size_t{1} << 18) / r);
+    for (size_t j0 = 0; j0 < n; j0 += chunk_rows) {
+      const size_t rows = std::min(chunk_rows, n - j0);
+      GemmArgs gc = g;
+      gc.n = rows;
+      gc.a = w + static_cast<int64_t>(j0) * a.k_strides.seq;
+      gc.b = v + static_cast<int64_t>(j0) * a.v_strides.seq;
+      gc.accumulate = j0 > 0;
+      GemmAtBSelectedImpl(gc);
+      for (size_t j = j0; j < j0 + rows; ++j) {
+        Axpy(d, 1.0f, w + static_cast<int64_t>(j) * a.k_strides.seq, z, r);
+      }
     }
   });
 
