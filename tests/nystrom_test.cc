@@ -13,6 +13,7 @@
 #include "kernels/exact_attention.h"
 #include "kernels/nystrom.h"
 #include "lowrank/lowrank.hpp"
+#include "method_data.h"
 #include "nystrom_reference.h"
 #include "per_isa.h"
 #include "reference.h"
@@ -20,36 +21,20 @@
 namespace lowrank_test {
 namespace {
 
-struct Case {
-  int64_t batch = 1, q_heads = 1, kv_heads = 1, q_len = 40, kv_len = 40, d = 8, d_v = 8;
-  bool padded = false, bshd = false;
+struct Case : MethodShape {
+  bool padded = false;
   int threads = 1;
   float data_scale = 1.0f;  // inputs uniform in [-data_scale, data_scale]
   bool clustered = false;   // tokens near 4 centres (k-means cases)
 };
 
-struct Data {
-  lowrank::TensorDesc qd, kd, vd, od;
-  std::vector<float> q, k, v, o;
-  std::vector<int32_t> lengths;
-};
+using Data = MethodTensors;
 
 Data MakeData(const Case& c, unsigned seed) {
   Data x;
-  auto desc = [&](int64_t h, int64_t s, int64_t dim) {
-    return c.bshd ? lowrank::TensorDesc::BSHD(c.batch, s, h, dim)
-                  : lowrank::TensorDesc::BHSD(c.batch, h, s, dim);
-  };
-  x.qd = desc(c.q_heads, c.q_len, c.d);
-  x.kd = desc(c.kv_heads, c.kv_len, c.d);
-  x.vd = desc(c.kv_heads, c.kv_len, c.d_v);
-  x.od = desc(c.q_heads, c.q_len, c.d_v);
+  AllocateMethodTensors(c, &x);
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(-c.data_scale, c.data_scale);
-  x.q.resize(static_cast<size_t>(c.batch * c.q_heads * c.q_len * c.d));
-  x.k.resize(static_cast<size_t>(c.batch * c.kv_heads * c.kv_len * c.d));
-  x.v.resize(static_cast<size_t>(c.batch * c.kv_heads * c.kv_len * c.d_v));
-  x.o.assign(static_cast<size_t>(c.batch * c.q_heads * c.q_len * c.d_v), -7.0f);
   for (auto* t : {&x.q, &x.k, &x.v}) {
     for (float& f : *t) f = dist(rng);
   }
