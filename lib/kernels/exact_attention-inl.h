@@ -41,6 +41,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/exact_attention.h"
 #include "kernels/fast_exp-inl.h"
@@ -284,8 +285,28 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
 
   // Scaled query block, transposed into panels of nr queries; padding zero.
   const float qscale = a.scale * 1.4426950408889634f;  // log2(e)
+  // Whole panels of unit-stride rows: gathered a vector of queries at a time
+  // (N rows, one column). With few keys (Linformer's k = 64 projected keys)
+  // a chunk is short and the scalar transpose below took 12% of it; the
+  // gathers made Linformer 4% faster there.
+  const int64_t qseq = a.q_strides.seq;
+  const bool gather = a.q_strides.dim == 1 && qseq > 0 &&
+                      static_cast<uint64_t>(qseq) * nr <= uint64_t{1} << 30;
+  const hn::RebindToSigned<D> di;
+  const auto row_index = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(gather ? qseq : 0)));
+  const auto vscale = hn::Set(d, qscale);
   for (size_t p = 0; p < qcols; p += nr) {
     float* HWY_RESTRICT panel = qt + p * dqk;
+    if (gather && p + nr <= rows) {
+      for (size_t v = 0; v < nr; v += N) {
+        const float* src = q + static_cast<int64_t>(i0 + p + v) * qseq;
+        for (size_t c = 0; c < dqk; ++c) {
+          hn::Store(hn::Mul(hn::GatherIndex(d, src + c, row_index), vscale), d,
+                    panel + c * nr + v);
+        }
+      }
+      continue;
+    }
     for (size_t r = 0; r < nr; ++r) {
       if (p + r >= rows) {
         for (size_t c = 0; c < dqk; ++c) panel[c * nr + r] = 0.0f;
@@ -373,9 +394,24 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
       PackPanels(d, vb, a.v_strides.seq, a.v_strides.dim, kb, a.d_v, vp);
       ldb = nr;
     }
+    // In the last block, the query rows of the next chunk of this head are
+    // prefetched, a few per strip of the first panel: with few keys (a
+    // Linformer's k projected keys) a chunk is short, and its query block,
+    // fetched from DRAM while being transposed, stalled the packing.
+    const bool last = j0 + kb >= kv_end;
+    const size_t next_first = i0 + rows;
+    const size_t next_rows = last && next_first < a.q_len ? std::min(rows, a.q_len - next_first) : 0;
+    const size_t pf_per_strip = (next_rows + rows6 / kTileRows - 1) / (rows6 / kTileRows);
+    size_t pf_row = 0;
     for (size_t p = 0; p < lay.dv_pad; p += nr) {
       const float* bpanel = v_in_place ? vb + p : vp + p * kb;
       for (size_t r = 0; r < rows6; r += kTileRows) {
+        if (pf_row < next_rows) {
+          for (size_t t = 0; t < pf_per_strip && pf_row < next_rows; ++t, ++pf_row) {
+            const float* qr = q + static_cast<int64_t>(next_first + pf_row) * a.q_strides.seq;
+            for (size_t c = 0; c < dqk; c += 16) hwy::Prefetch(qr + c);
+          }
+        }
         TileKernel<true, ARead::kColumns>(d, st + r, width, bpanel, ldb, kb,
                                           oacc + r * lay.dv_pad + p, lay.dv_pad);
       }
