@@ -355,8 +355,25 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
       lda = dqk;
       full_strips = (kb + kTileRows - 1) / kTileRows;
     }
+    // The next block's keys and values are prefetched, a few rows per
+    // strip. With few queries (Nystrom's m landmarks over all n keys) a
+    // block is short, and V, first touched when packed, stalled the packing
+    // from DRAM (17% of that phase at n = 65536, m = 32; Nystrom 5-9% faster
+    // there with the prefetches, exact attention unchanged).
+    const size_t next_j0 = j0 + kb;
+    const size_t next_kb = next_j0 < kv_end ? std::min(a.block_k, kv_end - next_j0) : 0;
+    const bool rows_contiguous = k_in_place && a.v_strides.dim == 1;
+    const size_t kv_per_strip =
+        rows_contiguous && full_strips > 0 ? (next_kb + full_strips - 1) / full_strips : 0;
+    size_t pf_key = 0;
     for (size_t s = 0; s < full_strips; ++s) {
       const float* arows = a_base + s * kTileRows * lda;
+      for (size_t t = 0; t < kv_per_strip && pf_key < next_kb; ++t, ++pf_key) {
+        const float* kr = k + static_cast<int64_t>(next_j0 + pf_key) * a.k_strides.seq;
+        const float* vr = v + static_cast<int64_t>(next_j0 + pf_key) * a.v_strides.seq;
+        for (size_t c = 0; c < dqk; c += 16) hwy::Prefetch(kr + c);
+        for (size_t c = 0; c < a.d_v; c += 16) hwy::Prefetch(vr + c);
+      }
       for (size_t p = 0; p < qcols; p += nr) {
         TileKernel<false, ARead::kRows>(d, arows, lda, qt + p * dqk, nr, dqk,
                                         st + s * kTileRows * width + p, width, bm + p);
