@@ -41,7 +41,6 @@
 #include <algorithm>
 #include <limits>
 
-#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/exact_attention.h"
 #include "kernels/fast_exp-inl.h"
@@ -371,8 +370,8 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
       for (size_t t = 0; t < kv_per_strip && pf_key < next_kb; ++t, ++pf_key) {
         const float* kr = k + static_cast<int64_t>(next_j0 + pf_key) * a.k_strides.seq;
         const float* vr = v + static_cast<int64_t>(next_j0 + pf_key) * a.v_strides.seq;
-        for (size_t c = 0; c < dqk; c += 16) hwy::Prefetch(kr + c);
-        for (size_t c = 0; c < a.d_v; c += 16) hwy::Prefetch(vr + c);
+        PrefetchRow(kr, dqk);
+        PrefetchRow(vr, a.d_v);
       }
       for (size_t p = 0; p < qcols; p += nr) {
         TileKernel<false, ARead::kRows>(d, arows, lda, qt + p * dqk, nr, dqk,
@@ -426,7 +425,7 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
         if (pf_row < next_rows) {
           for (size_t t = 0; t < pf_per_strip && pf_row < next_rows; ++t, ++pf_row) {
             const float* qr = q + static_cast<int64_t>(next_first + pf_row) * a.q_strides.seq;
-            for (size_t c = 0; c < dqk; c += 16) hwy::Prefetch(qr + c);
+            PrefetchRow(qr, dqk);
           }
         }
         TileKernel<true, ARead::kColumns>(d, st + r, width, bpanel, ldb, kb,

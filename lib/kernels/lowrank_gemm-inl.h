@@ -29,7 +29,6 @@
 
 #include <algorithm>
 
-#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/gemm_select.h"
 #include "kernels/gemm_tile-inl.h"
@@ -103,9 +102,9 @@ inline HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
     for (size_t r0 = 0; r0 < g.r;) {
       for (size_t k = 0; k < rows_per_strip && next_row < next; ++k, ++next_row) {
         const float* row = g.a + (n0 + kb + next_row) * g.lda;
-        for (size_t c = 0; c < g.r; c += 16) hwy::Prefetch(row + c);
+        PrefetchRow(row, g.r);
         const float* brow = g.b + (n0 + kb + next_row) * g.ldb;
-        for (size_t c = 0; c < g.d; c += 16) hwy::Prefetch(brow + c);
+        PrefetchRow(brow, g.d);
       }
       const size_t strip_rows = r0 < plan.rows6 ? kTileRows : 4;
       const float* a = g.a + n0 * g.lda + r0;
@@ -209,7 +208,7 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
     // streams the hardware prefetchers pick up late.
     for (size_t t = 0; t < kTileRows && i0 + strip_rows + t < g.n; ++t) {
       const float* next = a + (strip_rows + t) * g.lda;
-      for (size_t k = 0; k < g.r; k += 16) hwy::Prefetch(next + k);
+      PrefetchRow(next, g.r);
     }
     size_t lda = g.lda;
     if (rows < strip_rows) {

@@ -1,5 +1,5 @@
 // Small per-target vector helpers on float rows (re-included per target):
-// Dot, Axpy, Scale. Any alignment; scalar tails.
+// Dot, Axpy, Scale, PrefetchRow. Any alignment; scalar tails.
 #if defined(LOWRANK_LIB_KERNELS_VECTOR_OPS_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef LOWRANK_LIB_KERNELS_VECTOR_OPS_INL_H_
 #undef LOWRANK_LIB_KERNELS_VECTOR_OPS_INL_H_
@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -47,6 +48,13 @@ HWY_INLINE void Scale(D d, float alpha, float* HWY_RESTRICT y, size_t n) {
   size_t c = 0;
   for (; c + N <= n; c += N) hn::StoreU(hn::Mul(va, hn::LoadU(d, y + c)), d, y + c);
   for (; c < n; ++c) y[c] *= alpha;
+}
+
+// Prefetches the 64-byte lines holding row[0, n) (16 floats a line) into
+// L1: the kernels' software prefetches of rows the hardware prefetchers
+// reach late (column-wise or short strided reads from DRAM).
+HWY_INLINE void PrefetchRow(const float* row, size_t n) {
+  for (size_t c = 0; c < n; c += 16) hwy::Prefetch(row + c);
 }
 
 }  // namespace HWY_NAMESPACE
