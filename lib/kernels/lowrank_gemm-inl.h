@@ -60,6 +60,24 @@ inline StripPlan PlanStrips(size_t r) {
   return {six * kTileRows, six + fours, six * kTileRows + 4 * fours};
 }
 
+// One tile of kRows 6 or 4, accumulating or not (runtime choice).
+template <ARead kARead, class D>
+HWY_INLINE void TileAnyRows(D d, bool accumulate, size_t rows, const float* HWY_RESTRICT a,
+                            size_t lda, const float* HWY_RESTRICT b, size_t ldb, size_t K,
+                            float* HWY_RESTRICT c, size_t ldc) {
+  if (rows == kTileRows) {
+    if (accumulate) {
+      TileKernel<true, kARead>(d, a, lda, b, ldb, K, c, ldc);
+    } else {
+      TileKernel<false, kARead>(d, a, lda, b, ldb, K, c, ldc);
+    }
+  } else if (accumulate) {
+    TileKernel<true, kARead, 4>(d, a, lda, b, ldb, K, c, ldc);
+  } else {
+    TileKernel<false, kARead, 4>(d, a, lda, b, ldb, K, c, ldc);
+  }
+}
+
 // inline: also included by factors-inl.h (one definition across TUs).
 inline HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
@@ -122,18 +140,8 @@ inline HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
       }
       float* c = cacc + r0 * ldacc;
       for (size_t p = 0; p < lay.dv_pad; p += nr) {
-        const float* panel = bp + p * kb;
-        if (strip_rows == kTileRows) {
-          if (store) {
-            TileKernel<false, ARead::kColumns>(d, a, lda, panel, nr, kb, c + p, ldacc);
-          } else {
-            TileKernel<true, ARead::kColumns>(d, a, lda, panel, nr, kb, c + p, ldacc);
-          }
-        } else if (store) {
-          TileKernel<false, ARead::kColumns, 4>(d, a, lda, panel, nr, kb, c + p, ldacc);
-        } else {
-          TileKernel<true, ARead::kColumns, 4>(d, a, lda, panel, nr, kb, c + p, ldacc);
-        }
+        TileAnyRows<ARead::kColumns>(d, !store, strip_rows, a, lda, bp + p * kb, nr, kb, c + p,
+                                     ldacc);
       }
       r0 += strip_rows;
     }
@@ -155,24 +163,6 @@ template <class D>
 HWY_INLINE void ScaleRows(D d, const float* HWY_RESTRICT scale, size_t rows, size_t cols,
                           float* HWY_RESTRICT c, size_t ldc) {
   for (size_t t = 0; t < rows; ++t) Scale(d, scale[t], c + t * ldc, cols);
-}
-
-// One tile of kRows 6 or 4, accumulating or not (runtime choice).
-template <ARead kARead, class D>
-HWY_INLINE void TileAnyRows(D d, bool accumulate, size_t rows, const float* HWY_RESTRICT a,
-                            size_t lda, const float* HWY_RESTRICT b, size_t ldb, size_t K,
-                            float* HWY_RESTRICT c, size_t ldc) {
-  if (rows == kTileRows) {
-    if (accumulate) {
-      TileKernel<true, kARead>(d, a, lda, b, ldb, K, c, ldc);
-    } else {
-      TileKernel<false, kARead>(d, a, lda, b, ldb, K, c, ldc);
-    }
-  } else if (accumulate) {
-    TileKernel<true, kARead, 4>(d, a, lda, b, ldb, K, c, ldc);
-  } else {
-    TileKernel<false, kARead, 4>(d, a, lda, b, ldb, K, c, ldc);
-  }
 }
 
 // B is read in place instead of packed when it is small (r x d floats up to
