@@ -116,6 +116,22 @@ TEST_P(FactorsTest, NormalizeMasksHeadsLayoutsThreads) {
   }
 }
 
+// Sequences longer than one segment of the split reduction (SeqSplit in
+// lib/kernels/lowrank_gemm.h: 2048-row segments below 32768 keys, 16
+// segments above): partials summed in order, padding that leaves later
+// segments empty (lengths 0, n / 2, n), several threads.
+TEST_P(FactorsTest, SequenceSegments) {
+  for (int64_t nk : {2048, 2049, 5000, 40000}) {
+    for (bool normalize : {false, true}) {
+      FactorsCase c;
+      c.batch = 3, c.q_heads = 2, c.kv_heads = 1, c.q_len = 20, c.kv_len = nk;
+      c.rank = 8, c.d_v = 16;
+      c.normalize = normalize, c.padded = true, c.threads = 3;
+      RunFactors(c);
+    }
+  }
+}
+
 // U = the exact attention matrix of (Q, K), W = identity (r = Nkv): the
 // factors method computes exact attention, normalized or not.
 TEST_P(FactorsTest, IdentityFactorsGiveExactAttention) {

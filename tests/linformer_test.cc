@@ -113,6 +113,18 @@ TEST_P(LinformerTest, MasksHeadsSharingLayoutsThreads) {
   }
 }
 
+// Sequences longer than one segment of the split projections (SeqSplit):
+// partials summed in order, padded batches, separate E_V, several threads.
+TEST_P(LinformerTest, SequenceSegments) {
+  for (int64_t n : {2049, 5000}) {
+    LinCase c;
+    c.batch = 3, c.q_len = 20, c.kv_len = n, c.proj_max_len = n + 3, c.proj_dim = 16;
+    c.d = 8, c.d_v = 12;
+    c.separate_v = true, c.padded = true, c.threads = 3;
+    RunLinformer(c);
+  }
+}
+
 // E_K = E_V = identity (k = n): Linformer is exact attention. With
 // n < n_max only the first n columns (an identity block) are used.
 TEST_P(LinformerTest, IdentityProjectionsGiveExactAttention) {

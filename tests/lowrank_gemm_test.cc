@@ -135,6 +135,28 @@ LOWRANK_INSTANTIATE_PER_ISA(LowRankGemmTest);
 // The runtime choice: each backend forced, and the measured rule, on shapes
 // on both sides of the rule (narrow d, one row, d = 64). Whatever runs
 // must meet the same bound.
+// The split of reductions over the sequence (lowrank_gemm.h): segments of
+// whole kGemmKc blocks, at least 2048 rows, at most 16, covering the
+// sequence with none empty.
+TEST(SeqSplitTest, SegmentsCoverTheSequence) {
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2047}, size_t{2048}, size_t{2049}, size_t{32768},
+                   size_t{32769}, size_t{65536}, size_t{1} << 24, (size_t{1} << 31) - 1}) {
+    SCOPED_TRACE(n);
+    const lowrank::SeqSplit split(n);
+    EXPECT_EQ(split.rows % lowrank::kGemmKc, 0u);
+    EXPECT_GE(split.rows, lowrank::SeqSplit::kMinSegmentRows);
+    EXPECT_GE(split.segments, 1u);
+    EXPECT_LE(split.segments, lowrank::SeqSplit::kMaxSegments);
+    EXPECT_GE(split.segments * split.rows, n);
+    if (n > 0) {
+      EXPECT_LT((split.segments - 1) * split.rows, n);
+    }
+    EXPECT_EQ(split.Used(n), split.segments);
+    EXPECT_EQ(split.Used(0), 1u);
+    EXPECT_LE(split.Used(n / 2), split.segments);
+  }
+}
+
 TEST(GemmSelectTest, EveryBackendMatchesReference) {
   for (auto backend : {lowrank::GemmBackend::kHighway, lowrank::GemmBackend::kOnednn,
                        lowrank::GemmBackend::kAuto}) {

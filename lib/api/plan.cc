@@ -14,6 +14,7 @@
 #include "kernels/exact_attention.h"
 #include "kernels/factors.h"
 #include "kernels/linformer.h"
+#include "kernels/lowrank_gemm.h"
 #include "runtime/thread_pool.h"
 
 namespace lowrank {
@@ -300,12 +301,14 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     const size_t batch = static_cast<size_t>(q->batch);
     const size_t row_blocks = (q_len + kFactorsRowBlock - 1) / kFactorsRowBlock;
     const bool causal = options->causal != 0;
+    const size_t kv_len = static_cast<size_t>(k->seq);
     const size_t chunks =
         causal ? batch_heads
-               : std::max(batch * static_cast<size_t>(k->heads), batch_heads * row_blocks);
+               : std::max(batch * static_cast<size_t>(k->heads) * SeqSplit(kv_len).segments,
+                          batch_heads * row_blocks);
     p.num_threads = std::max<size_t>(1, std::min(requested, chunks));
-    p.workspace_floats = FactorsWorkspaceFloats(batch, static_cast<size_t>(k->heads), rank, d_v,
-                                                p.num_threads, causal);
+    p.workspace_floats = FactorsWorkspaceFloats(batch, static_cast<size_t>(k->heads), kv_len,
+                                                rank, d_v, p.num_threads, causal);
     size_t bytes = 0;
     if (MulOverflows(p.workspace_floats, sizeof(float), &bytes)) {
       return Fail(LOWRANK_INVALID_ARGUMENT, "workspace size overflows");
@@ -321,7 +324,12 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     const size_t keys = linformer ? p.proj_dim : static_cast<size_t>(k->seq);
     p.block_k = kExactBlockK;
     p.block_q = ChooseExactBlockQ(batch_heads, q_len, requested);
-    const size_t chunks = batch_heads * ((q_len + p.block_q - 1) / p.block_q);
+    size_t chunks = batch_heads * ((q_len + p.block_q - 1) / p.block_q);
+    if (linformer) {
+      // The projections' work chunks: (batch, kv head, K or V, segment).
+      chunks = std::max(chunks, static_cast<size_t>(k->batch * k->heads) * 2 *
+                                    SeqSplit(static_cast<size_t>(k->seq)).segments);
+    }
     p.num_threads = std::max<size_t>(1, std::min(requested, chunks));
     p.workspace_floats = ExactAttentionWorkspaceFloats(
         p.block_q, p.block_k, static_cast<size_t>(q->dim), static_cast<size_t>(v->dim));
@@ -334,8 +342,10 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     if (linformer) {
       const size_t kv = static_cast<size_t>(k->batch * k->heads);
       const size_t dq = static_cast<size_t>(q->dim), dv = static_cast<size_t>(v->dim);
-      p.proj_floats = kv * p.proj_dim * (dq + dv);
-      p.proj_floats = (p.proj_floats + 63) / 64 * 64;  // keeps what follows aligned
+      // K', V', then the partial projections of the sequence segments.
+      p.proj_floats = GemmAlignFloats(kv * p.proj_dim * (dq + dv)) +
+                      kv * 2 * (SeqSplit(static_cast<size_t>(k->seq)).segments - 1) *
+                          LinformerPartialFloats(p.proj_dim, dq, dv);
       p.linformer_ws_floats = LinformerWorkspaceFloats(p.proj_dim, dq, dv);
       size_t extra = 0;
       if (MulOverflows(p.linformer_ws_floats, p.num_threads, &extra) ||
@@ -464,7 +474,8 @@ lowrank_status_t ExecutePlan(lowrank_plan& p, const float* q,
   a.workspace = static_cast<float*>(raw);
   a.workspace_floats = p.workspace_floats;
   if (p.method == LOWRANK_METHOD_LINFORMER) {
-    // Workspace: [K' | V' | projection GEMM space per thread | exact space].
+    // Workspace: [K' | V' | partials | projection GEMM space per thread |
+    // exact space].
     float* base = static_cast<float*>(raw);
     LinformerProjectArgs l;
     static_cast<AttentionIo&>(l) = io;
@@ -473,6 +484,7 @@ lowrank_status_t ExecutePlan(lowrank_plan& p, const float* q,
     l.evt = p.evt.empty() ? p.ekt.data() : p.evt.data();
     l.k_proj = base;
     l.v_proj = base + a.batch * a.kv_heads * p.proj_dim * a.d_qk;
+    l.partials = base + GemmAlignFloats(a.batch * a.kv_heads * p.proj_dim * (a.d_qk + a.d_v));
     l.workspace = base + p.proj_floats;
     l.workspace_floats = p.linformer_ws_floats;
     LinformerProject(l);

@@ -1,7 +1,9 @@
 // Per-target low-rank factors attention (re-included per target). See
-// factors.h. Two parallel phases: (1) per (batch, kv head): S = W^T V on the
-// valid keys (GemmAtB) and z = W^T 1; (2) per (batch, query head, block of
-// rows): O = U S (GemmAB), then the optional row normalization by U z.
+// factors.h. Two parallel phases: (1) per (batch, kv head, sequence segment
+// of SeqSplit): S = W^T V on the segment's valid keys (GemmAtB) and z = W^T 1,
+// the segments' partials then summed in order; (2) per (batch, query head,
+// block of rows): O = U S (GemmAB), then the optional row normalization by
+// U z.
 #if defined(LOWRANK_LIB_KERNELS_FACTORS_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef LOWRANK_LIB_KERNELS_FACTORS_INL_H_
 #undef LOWRANK_LIB_KERNELS_FACTORS_INL_H_
@@ -106,36 +108,43 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
   const size_t r = a.d_qk, dv = a.d_v;
   const size_t s_floats = GemmAlignFloats(r * dv);
   const size_t z_floats = GemmAlignFloats(r);
-  float* shared = a.workspace;  // batch * kv_heads * (S, z)
-  float* per_thread = shared + a.batch * a.kv_heads * (s_floats + z_floats);
+  const size_t part = s_floats + z_floats;  // one (S, z)
+  const SeqSplit split(a.kv_len);
+  // batch * kv_heads * segments partial (S, z); partial 0 of a head ends up
+  // holding its sum.
+  float* shared = a.workspace;
+  float* per_thread = shared + a.batch * a.kv_heads * split.segments * part;
   const size_t gemm_floats = std::max(GemmAtBWorkspaceFloats(r, dv), GemmABWorkspaceFloats(r, dv));
+  const hn::ScalableTag<float> d;
 
-  // Phase 1: S = W^T V and z = W^T 1 over the valid keys.
-  ParallelFor(a.batch * a.kv_heads, a.num_threads, [&](size_t chunk, size_t slot) {
-    const size_t b = chunk / a.kv_heads, h = chunk % a.kv_heads;
-    float* s = shared + chunk * (s_floats + z_floats);
-    float* z = s + s_floats;
+  // Phase 1: per (batch, kv head, segment) S = W^T V and z = W^T 1 over the
+  // segment's valid keys.
+  ParallelFor(a.batch * a.kv_heads * split.segments, a.num_threads, [&](size_t chunk, size_t slot) {
+    const size_t bh = chunk / split.segments, seg = chunk % split.segments;
+    const size_t b = bh / a.kv_heads, h = bh % a.kv_heads;
     const size_t n = a.ValidKeys(b);
+    if (seg >= split.Used(n)) return;
+    const size_t j_begin = seg * split.rows, j_end = std::min(n, j_begin + split.rows);
+    float* s = shared + chunk * part;
+    float* z = s + s_floats;
     const AttentionIo::Head head = a.At(b, 0, h);  // key/value head h
-    const float* w = head.k;
-    const float* v = head.v;
-    GemmArgs g{n, r, dv, w, static_cast<size_t>(a.k_strides.seq), v,
+    const float* w = head.k + static_cast<int64_t>(j_begin) * a.k_strides.seq;
+    const float* v = head.v + static_cast<int64_t>(j_begin) * a.v_strides.seq;
+    GemmArgs g{j_end - j_begin, r, dv, w, static_cast<size_t>(a.k_strides.seq), v,
                static_cast<size_t>(a.v_strides.seq), s, dv, false,
                per_thread + slot * gemm_floats};
-    if (!a.normalize || n == 0) {
-      GemmAtBSelectedImpl(g);
-      std::fill(z, z + r, 0.0f);
+    std::fill(z, z + r, 0.0f);
+    if (!a.normalize || g.n == 0) {
+      GemmAtBSelectedImpl(g);  // zero rows: S = 0
       return;
     }
     // Normalized: S and z in chunks of W's rows (about 1 MiB), z summed
     // right after the chunk's product, while those rows are still in L2. A
     // second pass over W read it from DRAM again at n = 65536 (W is 32 MB
     // at r = 128).
-    const hn::ScalableTag<float> d;
-    std::fill(z, z + r, 0.0f);
     const size_t chunk_rows = std::max<size_t>(kGemmKc, (size_t{1} << 18) / r);
-    for (size_t j0 = 0; j0 < n; j0 += chunk_rows) {
-      const size_t rows = std::min(chunk_rows, n - j0);
+    for (size_t j0 = 0; j0 < g.n; j0 += chunk_rows) {
+      const size_t rows = std::min(chunk_rows, g.n - j0);
       GemmArgs gc = g;
       gc.n = rows;
       gc.a = w + static_cast<int64_t>(j0) * a.k_strides.seq;
@@ -147,6 +156,17 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
       }
     }
   });
+  // The partials of each head summed in segment order.
+  if (split.segments > 1) {
+    ParallelFor(a.batch * a.kv_heads, a.num_threads, [&](size_t bh, size_t /*slot*/) {
+      float* s0 = shared + bh * split.segments * part;
+      const size_t used = split.Used(a.ValidKeys(bh / a.kv_heads));
+      for (size_t seg = 1; seg < used; ++seg) {
+        Axpy(d, 1.0f, s0 + seg * part, s0, r * dv);
+        Axpy(d, 1.0f, s0 + seg * part + s_floats, s0 + s_floats, r);
+      }
+    });
+  }
 
   // Phase 2: O = U S, normalized by U z.
   const size_t row_blocks = (a.q_len + kFactorsRowBlock - 1) / kFactorsRowBlock;
@@ -155,7 +175,7 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
     const size_t bh = chunk / row_blocks;
     const size_t h = bh % a.q_heads, b = bh / a.q_heads;
     const size_t hk = a.KvHead(h);
-    const float* s = shared + (b * a.kv_heads + hk) * (s_floats + z_floats);
+    const float* s = shared + (b * a.kv_heads + hk) * split.segments * part;
     const float* z = s + s_floats;
     const size_t i0 = rb * kFactorsRowBlock;
     const size_t rows = std::min(kFactorsRowBlock, a.q_len - i0);
@@ -166,7 +186,6 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
                static_cast<size_t>(a.out_strides.seq), false, per_thread + slot * gemm_floats};
     GemmABSelectedImpl(g);
     if (a.normalize) {
-      const hn::ScalableTag<float> d;
       for (size_t i = 0; i < rows; ++i) {
         float den = Dot(d, u + static_cast<int64_t>(i) * a.q_strides.seq, z, r);
         if (std::fabs(den) <= kDenominatorStab) den += 2.0f * kDenominatorStab;

@@ -21,11 +21,11 @@ size_t CausalFactorsWorkspacePerThread(size_t rank, size_t d_v) {
   return GemmAlignFloats(rank * d_v) + GemmAlignFloats(rank) + GemmAlignFloats(16) + gemm;
 }
 
-size_t FactorsWorkspaceFloats(size_t batch, size_t kv_heads, size_t rank, size_t d_v,
-                              size_t num_threads, bool causal) {
+size_t FactorsWorkspaceFloats(size_t batch, size_t kv_heads, size_t kv_len, size_t rank,
+                              size_t d_v, size_t num_threads, bool causal) {
   if (causal) return num_threads * CausalFactorsWorkspacePerThread(rank, d_v);
-  const size_t shared =
-      batch * kv_heads * (GemmAlignFloats(rank * d_v) + GemmAlignFloats(rank));
+  const size_t shared = batch * kv_heads * SeqSplit(kv_len).segments *
+                        (GemmAlignFloats(rank * d_v) + GemmAlignFloats(rank));
   const size_t gemm = std::max(GemmAtBWorkspaceFloats(rank, d_v), GemmABWorkspaceFloats(rank, d_v));
   return shared + num_threads * gemm;
 }

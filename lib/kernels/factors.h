@@ -3,7 +3,8 @@
 // W^T 1 once per (batch, key/value head), then U times them per query head.
 // Causal: running prefix states per (batch, query head), see factors-inl.h.
 // Never forms U W^T. Extra memory: the r x d_v products of every (batch, kv
-// head) plus one GEMM workspace per thread, O(heads r d + threads r d).
+// head, one per sequence segment (SeqSplit: at most 16) until they are
+// summed, plus one GEMM workspace per thread: O(heads r d + threads r d).
 // The caller (lib/api) validated everything, including unit dim strides.
 #ifndef LOWRANK_LIB_KERNELS_FACTORS_H_
 #define LOWRANK_LIB_KERNELS_FACTORS_H_
@@ -25,10 +26,11 @@ struct FactorsArgs : AttentionIo {
 // Query rows per work chunk of the U (W^T V) phase.
 constexpr size_t kFactorsRowBlock = 256;
 
-// Non-causal: shared (S, z) per (batch, kv head) plus a GEMM workspace per
-// thread. Causal: one running state and a GEMM workspace per thread.
-size_t FactorsWorkspaceFloats(size_t batch, size_t kv_heads, size_t rank, size_t d_v,
-                              size_t num_threads, bool causal);
+// Non-causal: (S, z) per (batch, kv head, segment of SeqSplit(kv_len)) plus
+// a GEMM workspace per thread. Causal: one running state and a GEMM workspace
+// per thread.
+size_t FactorsWorkspaceFloats(size_t batch, size_t kv_heads, size_t kv_len, size_t rank,
+                              size_t d_v, size_t num_threads, bool causal);
 size_t CausalFactorsWorkspacePerThread(size_t rank, size_t d_v);
 
 void Factors(const FactorsArgs& args);

@@ -19,6 +19,10 @@ size_t LinformerWorkspaceFloats(size_t proj_dim, size_t d_qk, size_t d_v) {
   return std::max(GemmAtBWorkspaceFloats(proj_dim, d_qk), GemmAtBWorkspaceFloats(proj_dim, d_v));
 }
 
+size_t LinformerPartialFloats(size_t proj_dim, size_t d_qk, size_t d_v) {
+  return GemmAlignFloats(proj_dim * std::max(d_qk, d_v));
+}
+
 void LinformerProject(const LinformerProjectArgs& args) {
   HWY_DYNAMIC_DISPATCH(LinformerProjectImpl)(args);
 }

@@ -23,11 +23,16 @@ struct LinformerProjectArgs : AttentionIo {
   const float* evt;
   float* k_proj;  // [B, Hkv, k, d_qk] dense
   float* v_proj;  // [B, Hkv, k, d_v] dense
+  // batch * kv_heads * 2 * (SeqSplit(kv_len).segments - 1) partial
+  // projections of LinformerPartialFloats each (none for one segment).
+  float* partials;
   float* workspace;         // num_threads * workspace_floats, aligned
   size_t workspace_floats;  // per thread, LinformerWorkspaceFloats
 };
 
 size_t LinformerWorkspaceFloats(size_t proj_dim, size_t d_qk, size_t d_v);
+// One partial projection (k x d_qk or k x d_v), aligned.
+size_t LinformerPartialFloats(size_t proj_dim, size_t d_qk, size_t d_v);
 
 void LinformerProject(const LinformerProjectArgs& args);
 

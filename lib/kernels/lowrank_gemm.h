@@ -78,6 +78,33 @@ inline ABLayout MakeABLayout(size_t nr, size_t r, size_t d) {
   return l;
 }
 
+// Reductions over the sequence (W^T V, E K, phi(K)^T V) of one head split
+// into segments, one work chunk each, whose partial results are summed in
+// segment order afterwards: one head's reduction runs on several threads
+// (one long sequence with few heads would otherwise leave all but one core
+// idle in that phase), and because the segments depend on the plan's kv_len
+// only, never on the thread count, outputs stay bitwise identical at any
+// thread count. At least kMinSegmentRows rows a segment, so the extra work
+// (one r x d add per segment, against 2 r d flops per row) is at most
+// 1/4096 of the product; at most kMaxSegments segments, so the partials of
+// a head take at most 16 r d floats (and never more than 16 r d / 2048 per
+// key row, against the n (r + d) of the inputs).
+struct SeqSplit {
+  static constexpr size_t kMinSegmentRows = 2048;
+  static constexpr size_t kMaxSegments = 16;
+  size_t rows;      // per segment, a multiple of kGemmKc
+  size_t segments;  // of a kv_len-row sequence, >= 1
+
+  explicit SeqSplit(size_t kv_len) {
+    const size_t even = (kv_len + kMaxSegments - 1) / kMaxSegments;
+    rows = even < kMinSegmentRows ? kMinSegmentRows : (even + kGemmKc - 1) / kGemmKc * kGemmKc;
+    segments = Used(kv_len);
+  }
+  // Segments that hold keys of a sequence of `valid` <= kv_len keys (1 when
+  // there are none: segment 0 then holds the zero result).
+  size_t Used(size_t valid) const { return valid == 0 ? 1 : (valid + rows - 1) / rows; }
+};
+
 // Upper bounds over every target of the architecture.
 size_t GemmAtBWorkspaceFloats(size_t r, size_t d);
 size_t GemmABWorkspaceFloats(size_t r, size_t d);
