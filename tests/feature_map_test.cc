@@ -181,6 +181,21 @@ TEST_P(FeatureMapTest, HeadsLayoutsMasksThreads) {
   }
 }
 
+// Bidirectional over more keys than one segment of the split reduction
+// (SeqSplit: 2048-row segments here): each segment's partial state has its
+// own key max, rescaled to the global one when merged; padding leaves
+// segments unused (lengths n, n / 2, 0); several threads.
+TEST_P(FeatureMapTest, SequenceSegments) {
+  for (auto map : kMaps) {
+    for (float scale : {1.0f, 3.0f}) {
+      Case c;
+      c.map = map, c.batch = 3, c.q_len = 20, c.kv_len = 5000, c.data_scale = scale;
+      c.padded = true, c.threads = 3;
+      RunAndCheck(c);
+    }
+  }
+}
+
 TEST_P(FeatureMapTest, LargeLogitsStayFinite) {
   // |q.k| / sqrt(d) up to about 50: q and k entries of 5, d = 8.
   for (auto map : {LOWRANK_FEATURE_MAP_FAVOR, LOWRANK_FEATURE_MAP_FAVOR_HYPERBOLIC}) {

@@ -216,12 +216,17 @@ lowrank_status_t PrepareFeatureMap(const lowrank_options_t& o, lowrank_plan& p,
   const size_t kv = static_cast<size_t>(p.k.batch * p.k.heads);
   const size_t row_blocks =
       (static_cast<size_t>(p.q.seq) + kFeatureRows - 1) / kFeatureRows;
+  const size_t kv_len = static_cast<size_t>(p.k.seq);
   const size_t chunks =
-      p.causal ? kv : std::max(kv, static_cast<size_t>(p.q.batch * p.q.heads) * row_blocks);
+      p.causal ? kv
+               : std::max(kv * FeatureStateCount(kv_len, false),
+                          static_cast<size_t>(p.q.batch * p.q.heads) * row_blocks);
   p.num_threads = std::max<size_t>(1, std::min(requested, chunks));
   FeatureMapArgs shape{};
   shape.batch = static_cast<size_t>(p.q.batch);
   shape.kv_heads = static_cast<size_t>(p.k.heads);
+  shape.kv_len = kv_len;
+  shape.causal = p.causal;
   shape.d_v = dv;
   shape.num_threads = p.num_threads;
   shape.map = SpecOf(p);

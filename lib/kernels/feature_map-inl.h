@@ -1,16 +1,17 @@
 // Per-target feature-map attention (re-included per target). See
 // feature_map.h for the maps and their stabilizers.
 //
-// Bidirectional, per (batch, kv head): key blocks of kFeatureBlock rows are
-// projected (U = K W'^T, one GEMM), mapped without eps into G, and reduced
-// into S = G^T V (one GemmAtB per block, V read in place) and z = G^T 1
-// (row sums, a vector add per key: the reduction phi(K)^T [V, 1] without
-// padding d_v + 1 columns to a panel); the running key max rescales the
-// accumulated exp part when it grows, and eps is added at the end from
-// sum v and the key count (so the result is the map with the global key
-// max exactly). Then per (batch, query head, block of rows): phi(Q) S
-// written straight into the output rows, divided by phi(q) . z with the
-// guard.
+// Bidirectional, per (batch, kv head, sequence segment of SeqSplit): key
+// blocks of kFeatureRows rows are projected (U = K W'^T, one GEMM), mapped
+// without eps into G, and reduced into S = G^T V (one GemmAtB per block, V
+// read in place) and z = G^T 1 (row sums, a vector add per key: the
+// reduction phi(K)^T [V, 1] without padding d_v + 1 columns to a panel);
+// the running key max rescales the accumulated exp part when it grows.
+// Then per (batch, kv head) the segments' partials are rescaled to the
+// global key max and summed in order, and eps is added from sum v and the
+// key count (so the result is the map with the global key max). Then per
+// (batch, query head, block of rows): phi(Q) S written straight into the
+// output rows, divided by phi(q) . z with the guard.
 // Causal, per (batch, kv head), chunks of kFeatureBlock query rows: keys
 // every row of the chunk sees are folded into the running state; the few
 // keys between the chunk's first and last limits go through a small
@@ -256,29 +257,30 @@ HWY_INLINE void DivideRows(D d, const float* den, size_t rows, size_t dv, float*
 }
 
 // State of one (batch, kv head), F x d_v + F (+ d_v + 1 for the
-// bidirectional pass): S (ld d_v), then z, then sum v and the key count.
+// bidirectional pass): S (ld d_v), then z, then sum v and the key max.
 inline size_t FeatureStateFloats(size_t F, size_t dv) {
   return GemmAlignFloats(F * dv + F + dv + 1);
 }
 
-// Bidirectional state of one (batch, kv head) over the valid keys: S =
-// phi(K)^T V and z = phi(K)^T 1, with the global key max. The exp parts
-// accumulate with a running max (rescaled when it grows, factors <= 1) and
-// eps enters at the end through sum v and the count, so the result is the
-// map with the global max exactly.
+// Bidirectional partial state of one (batch, kv head) over its valid keys
+// [j_begin, j_end) (a segment of SeqSplit): S = phi(K)^T V and z = phi(K)^T 1
+// without eps and out_scale, sum v, and the segment's key max c in the last
+// float. The exp parts accumulate with a running max (rescaled when it
+// grows, factors <= 1).
 template <class D>
-HWY_INLINE void BidirectionalState(D d, const FeatureMapArgs& a, size_t b, size_t hk, float* s,
-                                   float* ws, const FeatureScratch& sc) {
+HWY_INLINE void BidirectionalPartial(D d, const FeatureMapArgs& a, size_t b, size_t hk,
+                                     size_t j_begin, size_t j_end, float* s, float* ws,
+                                     const FeatureScratch& sc) {
   const FeatureMapSpec& map = a.map;
-  const size_t F = map.features, dv = a.d_v, n = a.ValidKeys(b);
+  const size_t F = map.features, dv = a.d_v;
   const AttentionIo::Head hd = a.At(b, 0, hk);
   float* z = s + F * dv;
   float* vsum = z + F;
   std::fill(s, s + F * dv + F + dv, 0.0f);
   float c = -HUGE_VALF;  // running key max
   float* g = ws + sc.g;
-  for (size_t j0 = 0; j0 < n; j0 += kFeatureRows) {
-    const size_t rows = std::min(kFeatureRows, n - j0);
+  for (size_t j0 = j_begin; j0 < j_end; j0 += kFeatureRows) {
+    const size_t rows = std::min(kFeatureRows, j_end - j0);
     const float* k = hd.k + static_cast<int64_t>(j0) * a.k_strides.seq;
     const float* v = hd.v + static_cast<int64_t>(j0) * a.v_strides.seq;
     ProjectRows(d, map, hk, k, a.k_strides.seq, rows, ws, sc);
@@ -297,7 +299,36 @@ HWY_INLINE void BidirectionalState(D d, const FeatureMapArgs& a, size_t b, size_
     GemmAtBSelectedImpl(r);
     AddRows(d, g, rows, F, z);
   }
-  // S = out_scale (S_exp + eps 1 sum v^T), z = out_scale (z_exp + eps n).
+  vsum[dv] = c;
+}
+
+// The bidirectional state of one (batch, kv head) from its `used` partials
+// (state floats apart, the first one receiving the result): the exp parts
+// rescaled to the global key max and summed in segment order, then eps added
+// through sum v and the key count n, so the result is the map with the
+// global max: S = out_scale (S_exp + eps 1 sum v^T), z = out_scale (z_exp +
+// eps n).
+template <class D>
+HWY_INLINE void MergeBidirectional(D d, const FeatureMapSpec& map, size_t dv, size_t n,
+                                   float* s, size_t used, size_t state) {
+  const size_t F = map.features;
+  float* z = s + F * dv;
+  float* vsum = z + F;
+  if (used > 1) {
+    float c = vsum[dv];
+    for (size_t seg = 1; seg < used; ++seg) c = std::max(c, s[seg * state + F * dv + F + dv]);
+    // Non-exp maps keep c = -inf: nothing to rescale.
+    const bool rescale = map.Exponential();
+    if (rescale && vsum[dv] < c) Scale(d, std::exp(vsum[dv] - c), s, F * dv + F);
+    for (size_t seg = 1; seg < used; ++seg) {
+      const float* p = s + seg * state;
+      const float cp = p[F * dv + F + dv];
+      const float f = rescale && cp < c ? std::exp(cp - c) : 1.0f;
+      Axpy(d, f, p, s, F * dv + F);
+      Axpy(d, 1.0f, p + F * dv + F, vsum, dv);
+    }
+    vsum[dv] = c;
+  }
   for (size_t f = 0; f < F; ++f) {
     float* row = s + f * dv;
     for (size_t col = 0; col < dv; ++col) {
@@ -524,7 +555,7 @@ HWY_NOINLINE void FeatureMapImpl(const FeatureMapArgs& a) {
   const size_t state = FeatureStateFloats(a.map.features, a.d_v);
   const size_t kv = a.batch * a.kv_heads;
   float* states = a.workspace;
-  float* threads = states + kv * state;
+  float* threads = states + kv * FeatureStateCount(a.kv_len, a.causal) * state;
   // Per thread: the scratch twice (the causal step keeps key features while
   // it computes query features).
   const size_t per_thread = 2 * sc.total;
@@ -535,15 +566,28 @@ HWY_NOINLINE void FeatureMapImpl(const FeatureMapArgs& a) {
     });
     return;
   }
-  ParallelFor(kv, a.num_threads, [&](size_t chunk, size_t slot) {
-    BidirectionalState(d, a, chunk / a.kv_heads, chunk % a.kv_heads, states + chunk * state,
-                       threads + slot * per_thread, sc);
+  // Bidirectional: partial states per (batch, kv head, segment), merged per
+  // (batch, kv head) into the first, then the output rows.
+  const SeqSplit split(a.kv_len);
+  ParallelFor(kv * split.segments, a.num_threads, [&](size_t chunk, size_t slot) {
+    const size_t bh = chunk / split.segments, seg = chunk % split.segments;
+    const size_t b = bh / a.kv_heads;
+    const size_t n = a.ValidKeys(b);
+    if (seg >= split.Used(n)) return;
+    const size_t j_begin = seg * split.rows;
+    BidirectionalPartial(d, a, b, bh % a.kv_heads, j_begin, std::min(n, j_begin + split.rows),
+                         states + chunk * state, threads + slot * per_thread, sc);
+  });
+  ParallelFor(kv, a.num_threads, [&](size_t bh, size_t /*slot*/) {
+    const size_t n = a.ValidKeys(bh / a.kv_heads);
+    MergeBidirectional(d, a.map, a.d_v, n, states + bh * split.segments * state, split.Used(n),
+                       state);
   });
   const size_t row_blocks = (a.q_len + kFeatureRows - 1) / kFeatureRows;
   ParallelFor(a.batch * a.q_heads * row_blocks, a.num_threads, [&](size_t chunk, size_t slot) {
     const size_t bh = chunk / row_blocks, b = bh / a.q_heads, h = bh % a.q_heads;
     BidirectionalOutput(d, a, b, h, (chunk % row_blocks) * kFeatureRows,
-                        states + (b * a.kv_heads + a.KvHead(h)) * state,
+                        states + (b * a.kv_heads + a.KvHead(h)) * split.segments * state,
                         threads + slot * per_thread, sc);
   });
 }

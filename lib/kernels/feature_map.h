@@ -23,6 +23,7 @@
 #include <cstdint>
 
 #include "kernels/attention_io.h"
+#include "kernels/lowrank_gemm.h"
 
 namespace lowrank {
 
@@ -61,9 +62,17 @@ struct FeatureMapArgs : AttentionIo {
 constexpr size_t kFeatureRows = 256;
 constexpr size_t kFeatureBlock = 64;
 
+// States per (batch, kv head): the bidirectional pass keeps one per
+// sequence segment (SeqSplit of lowrank_gemm.h) until they are merged; the
+// causal pass one running state.
+inline size_t FeatureStateCount(size_t kv_len, bool causal) {
+  return causal ? 1 : SeqSplit(kv_len).segments;
+}
+
 // Floats of the per-thread scratch, and of the whole workspace: per (batch,
 // kv head) states (S, z, and for the bidirectional pass sum v and the key
-// count), plus one scratch per thread.
+// max), FeatureStateCount of them, plus one scratch per thread. Uses batch,
+// kv_heads, kv_len, d_v, causal, map and num_threads of the shape.
 size_t FeatureMapThreadFloats(const FeatureMapSpec& map, size_t d_v);
 size_t FeatureMapWorkspaceFloats(const FeatureMapArgs& shape);
 
