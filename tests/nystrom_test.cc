@@ -172,6 +172,21 @@ TEST_P(NystromTest, PaddedKeysAndExactPath) {
   RunAndCheck(c, o);
 }
 
+// More keys than one segment of the split B V pass (SeqSplit: 2048-row
+// segments here): each segment's landmark attention merged by its softmax
+// row statistics; padding leaves segments unused (valid 5000, 3333 and 3:
+// the last on the exact path); m = 2 takes the exact kernel's row path,
+// m = 16 its tile path; several threads.
+TEST_P(NystromTest, SequenceSegments) {
+  for (int64_t m : {2, 16}) {
+    Case c;
+    c.batch = 3, c.q_len = c.kv_len = 5000, c.padded = true, c.threads = 3;
+    NystromOptions o;
+    o.m = m;
+    RunAndCheck(c, o);
+  }
+}
+
 TEST_P(NystromTest, PaddingChangesNothing) {
   // The same 50 tokens, alone and followed by 14 padded ones.
   Case a;

@@ -130,6 +130,11 @@ HWY_INLINE void MaskedBlockMax(D d, const float* HWY_RESTRICT st, size_t width, 
   }
 }
 
+// Where ExactAttentionArgs::row_max / row_sum keep query row i of (b, h).
+inline size_t StatIndex(const ExactAttentionArgs& a, size_t b, size_t h, size_t i) {
+  return (b * a.q_heads + h) * a.q_len + i;
+}
+
 // Few query rows (decoding: usually one): the tile path would fill whole
 // 6-row strips and nr-query panels (16 on AVX2, 64 on AVX-512) with padding,
 // so each row is computed on its own: scores as dot products over d (four
@@ -141,7 +146,8 @@ constexpr size_t kRowPathMaxRows = 3;
 template <class D>
 HWY_INLINE void RowChunk(D d, const ExactAttentionArgs& a, const ExactLayout& lay,
                          float* HWY_RESTRICT ws, const float* q, const float* k,
-                         const float* v, float* out, size_t b, size_t i0, size_t rows) {
+                         const float* v, float* out, size_t b, size_t h, size_t i0,
+                         size_t rows) {
   const size_t N = hn::Lanes(d);
   const size_t dqk = a.d_qk;
   const size_t dqk_vec = dqk / N * N;
@@ -231,6 +237,9 @@ HWY_INLINE void RowChunk(D d, const ExactAttentionArgs& a, const ExactLayout& la
       }
     }
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    if (a.row_max != nullptr) {
+      a.row_max[StatIndex(a, b, h, i)] = m, a.row_sum[StatIndex(a, b, h, i)] = l;
+    }
     float* dst = out + static_cast<int64_t>(i) * a.out_strides.seq;
     for (size_t c = 0; c < a.d_v; ++c) dst[static_cast<int64_t>(c) * a.out_strides.dim] = orow[c] * inv;
   }
@@ -250,7 +259,7 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
   float* out = head.out;
 
   if (rows <= kRowPathMaxRows) {
-    RowChunk(d, a, lay, ws, q, k, v, out, b, i0, rows);
+    RowChunk(d, a, lay, ws, q, k, v, out, b, h, i0, rows);
     return;
   }
 
@@ -437,6 +446,10 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
   // Normalize and write.
   for (size_t r = 0; r < rows; ++r) {
     const float inv = lrow[r] > 0.0f ? 1.0f / lrow[r] : 0.0f;
+    if (a.row_max != nullptr) {
+      a.row_max[StatIndex(a, b, h, i0 + r)] = mrow[r];
+      a.row_sum[StatIndex(a, b, h, i0 + r)] = lrow[r];
+    }
     const float* orow = oacc + r * lay.dv_pad;
     float* dst = out + static_cast<int64_t>(i0 + r) * a.out_strides.seq;
     const int64_t cs = a.out_strides.dim;

@@ -22,6 +22,13 @@ struct ExactAttentionArgs : AttentionIo {
   size_t block_k;  // keys per online-softmax step; multiple of 6
   float* workspace;         // num_threads * workspace_floats, aligned
   size_t workspace_floats;  // per thread, from ExactAttentionWorkspaceFloats
+  // Optional, both or neither: per query row (b, h, i), at (b * q_heads + h)
+  // * q_len + i, the softmax's running max M and sum L in its scaled log2
+  // units (L = sum_j 2^(t_j - M), t_j = scale log2(e) q.k_j; M = -inf, L =
+  // 0 where no key is visible). Outputs over disjoint key sets merge with
+  // them: O = sum_s w_s O_s / sum_s w_s, w_s = 2^(M_s - max M) L_s.
+  float* row_max = nullptr;
+  float* row_sum = nullptr;
 };
 
 // Alignment of the workspace and of each region in it: the widest vector

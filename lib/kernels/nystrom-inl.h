@@ -1,7 +1,8 @@
 // Per-target Nystrom attention (re-included per target). See nystrom.h for
-// the computation and the workspace layout. Three parallel phases over
-// (batch, query head): landmarks and A; the pseudoinverse Z and
-// W = Z (B V); then O = F W per block of query rows.
+// the computation and the workspace layout. Parallel phases: per (batch,
+// query head) landmarks and A, then the pseudoinverse Z; per (batch, query
+// head, key segment) B V over the segment's keys; per (batch, query head)
+// the segments merged and W = Z (B V); then O = F W per block of query rows.
 #if defined(LOWRANK_LIB_KERNELS_NYSTROM_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef LOWRANK_LIB_KERNELS_NYSTROM_INL_H_
 #undef LOWRANK_LIB_KERNELS_NYSTROM_INL_H_
@@ -274,15 +275,15 @@ HWY_INLINE void LandmarksHead(D d, const NystromArgs& a, const NystromLayout& la
   meta[0] = colmax;
 }
 
-// Phase 2 for (b, h): Z by Newton-Schulz, B V by the exact kernel, W = Z B V.
+// Phase 2 for (b, h): Z by Newton-Schulz, stored over A.
 // Each iteration: AZ = A Z; Z <- Z (13 I - AZ (15 I - AZ (7 I - AZ))) / 4,
 // four m' x m' GEMMs.
 template <class D>
-HWY_INLINE void PinvHead(D /*d*/, const NystromArgs& a, const NystromLayout& lay, size_t b, size_t h,
-                         float* hw, float* thr, float global_colmax) {
+HWY_INLINE void PinvHead(D /*d*/, const NystromArgs& a, const NystromLayout& lay, float* hw,
+                         float* thr, float global_colmax) {
   const size_t mm = static_cast<size_t>(hw[lay.meta + 1]);
   if (mm == 0) return;
-  const size_t dq = a.d_qk, dv = a.d_v, m2 = mm * mm;
+  const size_t m2 = mm * mm;
   const float* am = hw + lay.z;
   float* zc = thr + lay.zc;
   float* az = thr + lay.az;
@@ -327,13 +328,31 @@ HWY_INLINE void PinvHead(D /*d*/, const NystromArgs& a, const NystromLayout& lay
     for (size_t i = 0; i < m2; ++i) zc[i] = 0.25f * t2[i];
   }
 
-  // B V: the m' landmark queries attend to the valid keys.
+  std::memcpy(hw + lay.z, zc, m2 * sizeof(float));  // Z replaces A
+}
+
+// Phase 3 for (b, h, key segment of SeqSplit): B V over the segment's valid
+// keys, the m' landmark queries attending to them with the exact kernel,
+// into the head's partial seg with the rows' log-sum-exp.
+template <class D>
+HWY_INLINE void BvSegment(D /*d*/, const NystromArgs& a, const NystromLayout& lay, size_t b,
+                          size_t h, size_t seg, float* hw, float* thr) {
+  const size_t mm = static_cast<size_t>(hw[lay.meta + 1]);
+  const SeqSplit split(a.kv_len);
+  const size_t n = a.ValidKeys(b);
+  if (mm == 0 || seg >= split.Used(n)) return;
+  const size_t j_begin = seg * split.rows, j_end = std::min(n, j_begin + split.rows);
+  const size_t dq = a.d_qk, dv = a.d_v;
   const AttentionIo::Head hd = a.At(b, h, a.KvHead(h));
-  float* bv = thr + lay.bv;
   ExactAttentionArgs e;
   e.batch = 1, e.q_heads = 1, e.kv_heads = 1;
-  e.q_len = mm, e.kv_len = a.ValidKeys(b), e.d_qk = dq, e.d_v = dv;
-  e.q = hw + lay.ql, e.k = hd.k, e.v = hd.v, e.out = bv;
+  e.q_len = mm, e.kv_len = j_end - j_begin, e.d_qk = dq, e.d_v = dv;
+  e.q = hw + lay.ql;
+  e.k = hd.k + static_cast<int64_t>(j_begin) * a.k_strides.seq;
+  e.v = hd.v + static_cast<int64_t>(j_begin) * a.v_strides.seq;
+  e.out = hw + lay.bv + seg * a.m * dv;
+  e.row_max = hw + lay.stats + seg * 2 * a.m;
+  e.row_sum = e.row_max + a.m;
   e.q_strides = Strides4{0, 0, static_cast<int64_t>(dq), 1};
   e.k_strides = Strides4{0, 0, a.k_strides.seq, a.k_strides.dim};
   e.v_strides = Strides4{0, 0, a.v_strides.seq, a.v_strides.dim};
@@ -347,7 +366,40 @@ HWY_INLINE void PinvHead(D /*d*/, const NystromArgs& a, const NystromLayout& lay
   e.workspace = thr + lay.exact;
   e.workspace_floats = ExactAttentionWorkspaceFloats(a.bv_block_q, a.block_k, dq, dv);
   ExactAttention(e);
-  GemmArgs g{mm, mm, dv, zc, mm, bv, dv, hw + lay.w, dv, false, gemm_ws};
+}
+
+// Phase 4 for (b, h): the segments' B V merged in segment order, each row
+// weighted by its share of the softmax mass, 2^(M_s - max M) L_s (see
+// ExactAttentionArgs::row_max), then W = Z (B V).
+template <class D>
+HWY_INLINE void MergeBvHead(D d, const NystromArgs& a, const NystromLayout& lay, size_t b,
+                            float* hw, float* thr) {
+  const size_t mm = static_cast<size_t>(hw[lay.meta + 1]);
+  if (mm == 0) return;
+  const size_t dv = a.d_v;
+  const size_t used = SeqSplit(a.kv_len).Used(a.ValidKeys(b));
+  float* bv = hw + lay.bv;
+  const float* stats = hw + lay.stats;  // per segment: m row maxima, then m sums
+  for (size_t i = 0; used > 1 && i < mm; ++i) {
+    float top = -HUGE_VALF;
+    for (size_t seg = 0; seg < used; ++seg) top = std::max(top, stats[seg * 2 * a.m + i]);
+    // Every segment holds keys (non-causal, no mask inside the valid ones),
+    // so top is finite and each weight well defined.
+    auto weight = [&](size_t seg) {
+      const float* st = stats + seg * 2 * a.m;
+      return std::exp2(st[i] - top) * st[a.m + i];
+    };
+    float* row = bv + i * dv;
+    float total = weight(0);
+    Scale(d, total, row, dv);
+    for (size_t seg = 1; seg < used; ++seg) {
+      const float w = weight(seg);
+      Axpy(d, w, bv + seg * a.m * dv + i * dv, row, dv);
+      total += w;
+    }
+    Scale(d, 1.0f / total, row, dv);
+  }
+  GemmArgs g{mm, mm, dv, hw + lay.z, mm, bv, dv, hw + lay.w, dv, false, thr + lay.gemm};
   GemmABSelectedImpl(g);
 }
 
@@ -412,8 +464,16 @@ HWY_NOINLINE void NystromImpl(const NystromArgs& a) {
     global_colmax = std::max(global_colmax, head_ws(chunk)[lay.meta]);
   }
   ParallelFor(heads, a.num_threads, [&](size_t chunk, size_t slot) {
-    PinvHead(d, a, lay, chunk / a.q_heads, chunk % a.q_heads, head_ws(chunk), thread_ws(slot),
-             global_colmax);
+    PinvHead(d, a, lay, head_ws(chunk), thread_ws(slot), global_colmax);
+  });
+  const size_t segments = SeqSplit(a.kv_len).segments;
+  ParallelFor(heads * segments, a.num_threads, [&](size_t chunk, size_t slot) {
+    const size_t bh = chunk / segments;
+    BvSegment(d, a, lay, bh / a.q_heads, bh % a.q_heads, chunk % segments, head_ws(bh),
+              thread_ws(slot));
+  });
+  ParallelFor(heads, a.num_threads, [&](size_t chunk, size_t slot) {
+    MergeBvHead(d, a, lay, chunk / a.q_heads, head_ws(chunk), thread_ws(slot));
   });
   const size_t row_blocks = (a.q_len + kNystromRowBlock - 1) / kNystromRowBlock;
   ParallelFor(heads * row_blocks, a.num_threads, [&](size_t chunk, size_t slot) {

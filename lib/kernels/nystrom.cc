@@ -30,6 +30,9 @@ NystromLayout MakeNystromLayout(const NystromArgs& s) {
   l.z = take(m * m);
   l.w = take(m * dv);
   l.meta = take(2);
+  const size_t segments = SeqSplit(s.kv_len).segments;
+  l.bv = take(segments * m * dv);
+  l.stats = take(segments * 2 * m);
   l.head = at;
   at = 0;
   l.zc = take(m * m);
@@ -39,7 +42,6 @@ NystromLayout MakeNystromLayout(const NystromArgs& s) {
   l.gemm = take(std::max({GemmABWorkspaceFloats(m, m), GemmABWorkspaceFloats(dq, m),
                           GemmABWorkspaceFloats(m, dv)}));
   l.exact = take(ExactAttentionWorkspaceFloats(s.bv_block_q, s.block_k, dq, dv));
-  l.bv = take(m * dv);
   l.f = take(kNystromRowBlock * m);
   l.kl = take(m * dq);
   const bool kmeans = s.mode == LandmarkMode::kKmeans;

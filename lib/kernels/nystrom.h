@@ -3,7 +3,8 @@
 //   m' landmarks that hold a valid token;
 //   A = softmax(s Q~ K~^T) (m' x m'), Z ~ pinv(A) by Newton-Schulz;
 //   W = Z (B V) with B V the exact kernel's attention of the m' landmark
-//   queries over the valid keys (B never stored);
+//   queries over the valid keys (B never stored), one work chunk per key
+//   segment of SeqSplit, merged by their softmax row statistics;
 //   O = F W, F = softmax(s Q K~^T) in blocks of kNystromRowBlock rows;
 //   then the optional depthwise convolution residual on V.
 // Batches whose valid key count is <= m are skipped here (lib/api runs the
@@ -47,15 +48,17 @@ constexpr size_t kNystromRowBlock = 256;
 // Workspace regions, in floats from a kWorkspaceAlign-aligned base, each
 // region aligned. Per (batch, query head), `head` floats at head * index:
 //   ql: Q~ (m x d_qk); klt: K~^T (d_qk x m'); z: A, then Z (m' x m');
-//   w: Z (B V) (m' x d_v); meta: [largest column sum of A, m'].
+//   w: Z (B V) (m' x d_v); meta: [largest column sum of A, m']; bv: B V of
+//   each key segment of SeqSplit(kv_len) (m x d_v each, merged into the
+//   first); stats: each segment's softmax row maxima and sums (2 m).
 // Per thread, `thread` floats after all heads: the pseudoinverse products
 // (az, t1, t2: m x m each), the GEMM workspace, the exact kernel's
-// workspace for B V, bv (m x d_v), a block of F (kNystromRowBlock x m), and
+// workspace for B V, a block of F (kNystromRowBlock x m), and
 // the landmark scratch (K~ before transposing, k-means sums and centroids,
 // token assignments, positions).
 struct NystromLayout {
-  size_t ql, klt, z, w, meta, head;
-  size_t zc, az, t1, t2, gemm, exact, bv, f, kl, sums, cqt, ckt, c2, counts, assign, pos, thread;
+  size_t ql, klt, z, w, meta, bv, stats, head;
+  size_t zc, az, t1, t2, gemm, exact, f, kl, sums, cqt, ckt, c2, counts, assign, pos, thread;
   size_t total;
 };
 NystromLayout MakeNystromLayout(const NystromArgs& shape);
