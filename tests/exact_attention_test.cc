@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/exact_attention.h"
 #include "lowrank/lowrank.hpp"
 #include "per_isa.h"
 #include "reference.h"
@@ -292,6 +293,75 @@ LOWRANK_INSTANTIATE_PER_ISA(ExactAttentionTest);
 
 // Same inputs, different thread counts: the kernel's per-row arithmetic does
 // not depend on the split, so outputs are bitwise identical.
+// The kernel's optional softmax row statistics (ExactAttentionArgs::
+// row_max / row_sum, what Nystrom's split B V merges with): attention over
+// disjoint key ranges, merged as O = sum_s w_s O_s / sum_s w_s with w_s =
+// 2^(M_s - max M) L_s, must equal attention over all keys. Checked against
+// the double reference with the RunCase bound plus the merge's own
+// rounding (a few u per output: the weights' exp2 and products, one
+// multiply-add per range and the final division). Query counts 2 (row
+// path) and 50 (tile path); ranges of 1, 95 and 204 keys; logits up to ~12
+// so the ranges' maxima differ.
+TEST_P(ExactAttentionTest, RowStatisticsMergeKeyRanges) {
+  const int64_t dq = 16, dv = 8, nk = 300;
+  const size_t cuts[] = {0, 1, 96, 300};
+  for (int64_t nq : {2, 50}) {
+    SCOPED_TRACE(nq);
+    std::mt19937 rng(77);
+    View q = MakeView(Layout::kBHSD, 1, 1, nq, dq, rng, 3.0f);
+    View k = MakeView(Layout::kBHSD, 1, 1, nk, dq, rng, 3.0f);
+    View v = MakeView(Layout::kBHSD, 1, 1, nk, dv, rng, 1.0f);
+    const size_t block_q = 48, block_k = 96;
+    const size_t ws_floats = lowrank::ExactAttentionWorkspaceFloats(block_q, block_k, dq, dv);
+    std::vector<float> ws_storage(ws_floats + lowrank::kWorkspaceAlign / sizeof(float));
+    float* ws = ws_storage.data();
+    while (reinterpret_cast<uintptr_t>(ws) % lowrank::kWorkspaceAlign != 0) ++ws;
+    const size_t ranges = 3;
+    std::vector<float> outs(ranges * nq * dv), maxes(ranges * nq), sums(ranges * nq);
+    for (size_t r = 0; r < ranges; ++r) {
+      lowrank::ExactAttentionArgs e;
+      e.batch = 1, e.q_heads = 1, e.kv_heads = 1;
+      e.q_len = static_cast<size_t>(nq), e.kv_len = cuts[r + 1] - cuts[r];
+      e.d_qk = dq, e.d_v = dv;
+      e.q = q.data(), e.k = k.data() + cuts[r] * dq, e.v = v.data() + cuts[r] * dv;
+      e.out = outs.data() + r * nq * dv;
+      e.q_strides = lowrank::Strides4{0, 0, dq, 1};
+      e.k_strides = lowrank::Strides4{0, 0, dq, 1};
+      e.v_strides = e.out_strides = lowrank::Strides4{0, 0, dv, 1};
+      e.key_lengths = nullptr;
+      e.num_threads = 1;
+      e.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dq)));
+      e.causal = false;
+      e.block_q = block_q, e.block_k = block_k;
+      e.workspace = ws, e.workspace_floats = ws_floats;
+      e.row_max = maxes.data() + r * nq, e.row_sum = sums.data() + r * nq;
+      lowrank::ExactAttention(e);
+    }
+    AttentionProblem p{q.desc, k.desc, v.desc, lowrank::TensorDesc::BHSD(1, 1, nq, dv),
+                       q.data(), k.data(), v.data(), nullptr,
+                       1.0 / std::sqrt(static_cast<double>(dq)), false};
+    double max_abs_dot = 0.0;
+    const std::vector<double> ref = ReferenceAttention(p, &max_abs_dot);
+    const double u = std::ldexp(1.0, -24);
+    const double logit_err = (dq + 2) * u * (1.0 / std::sqrt(static_cast<double>(dq))) * max_abs_dot;
+    const double tol = 2 * logit_err + 4e-7 + 2 * static_cast<double>(nk + 1) * u + 16 * u;
+    for (int64_t i = 0; i < nq; ++i) {
+      float top = -INFINITY;
+      for (size_t r = 0; r < ranges; ++r) top = std::max(top, maxes[r * nq + i]);
+      float total = 0.0f;
+      std::vector<float> row(dv, 0.0f);
+      for (size_t r = 0; r < ranges; ++r) {
+        const float w = std::exp2(maxes[r * nq + i] - top) * sums[r * nq + i];
+        total += w;
+        for (int64_t c = 0; c < dv; ++c) row[c] += w * outs[(r * nq + i) * dv + c];
+      }
+      for (int64_t c = 0; c < dv; ++c) {
+        EXPECT_NEAR(row[c] / total, ref[i * dv + c], tol) << "row " << i << " col " << c;
+      }
+    }
+  }
+}
+
 TEST(ExactAttentionDeterminism, BitwiseAcrossThreadCounts) {
   std::mt19937 rng(7);
   const int64_t B = 2, H = 4, N = 333, D = 64;

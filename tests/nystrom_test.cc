@@ -176,7 +176,9 @@ TEST_P(NystromTest, PaddedKeysAndExactPath) {
 // segments here): each segment's landmark attention merged by its softmax
 // row statistics; padding leaves segments unused (valid 5000, 3333 and 3:
 // the last on the exact path); m = 2 takes the exact kernel's row path,
-// m = 16 its tile path; several threads.
+// m = 16 its tile path; several threads. The segment means are pooled in
+// groups of landmarks (3 here), also for cross attention and as k-means
+// seeds.
 TEST_P(NystromTest, SequenceSegments) {
   for (int64_t m : {2, 16}) {
     Case c;
@@ -184,38 +186,51 @@ TEST_P(NystromTest, SequenceSegments) {
     NystromOptions o;
     o.m = m;
     RunAndCheck(c, o);
+    c.q_len = 3001;  // cross attention: query segments of their own
+    RunAndCheck(c, o);
   }
+  Case c;
+  c.q_len = c.kv_len = 5000, c.threads = 2, c.clustered = true;
+  NystromOptions o;
+  o.m = 8, o.mode = LOWRANK_LANDMARKS_KMEANS;
+  RunAndCheck(c, o);
 }
 
+// The same tokens, alone and followed by padded ones: 50 of 64, and 2000
+// of 5000 (a plan whose landmark means are pooled in 3 groups and whose
+// B V has 3 key segments, against one of each).
 TEST_P(NystromTest, PaddingChangesNothing) {
-  // The same 50 tokens, alone and followed by 14 padded ones.
-  Case a;
-  a.q_len = a.kv_len = 50;
-  Case b = a;
-  b.q_len = b.kv_len = 64, b.padded = true;
-  NystromOptions o;
-  o.m = 7;
-  Data x = MakeData(a, 3), y = MakeData(b, 4);
-  for (int64_t i = 0; i < 50; ++i) {
-    for (int64_t col = 0; col < a.d; ++col) {
-      y.q[static_cast<size_t>(i * a.d + col)] = x.q[static_cast<size_t>(i * a.d + col)];
-      y.k[static_cast<size_t>(i * a.d + col)] = x.k[static_cast<size_t>(i * a.d + col)];
-      y.v[static_cast<size_t>(i * a.d + col)] = x.v[static_cast<size_t>(i * a.d + col)];
+  for (auto [valid, total] : {std::pair<int64_t, int64_t>{50, 64}, {2000, 5000}}) {
+    SCOPED_TRACE(total);
+    Case a;
+    a.q_len = a.kv_len = valid;
+    Case b = a;
+    b.q_len = b.kv_len = total, b.padded = true;
+    NystromOptions o;
+    o.m = 7;
+    Data x = MakeData(a, 3), y = MakeData(b, 4);
+    for (int64_t i = 0; i < valid; ++i) {
+      for (int64_t col = 0; col < a.d; ++col) {
+        y.q[static_cast<size_t>(i * a.d + col)] = x.q[static_cast<size_t>(i * a.d + col)];
+        y.k[static_cast<size_t>(i * a.d + col)] = x.k[static_cast<size_t>(i * a.d + col)];
+        y.v[static_cast<size_t>(i * a.d + col)] = x.v[static_cast<size_t>(i * a.d + col)];
+      }
     }
-  }
-  y.lengths = {50};
-  for (const auto& opts : {NystromOptions{o}, [&] {
-         NystromOptions k = o;
-         k.mode = LOWRANK_LANDMARKS_KMEANS;
-         return k;
-       }()}) {
-    lowrank::Plan pa, pb;
-    ASSERT_TRUE(pa.Create(ToOptions(opts, 1), x.qd, x.kd, x.vd, x.od).ok());
-    ASSERT_TRUE(pb.Create(ToOptions(opts, 1), y.qd, y.kd, y.vd, y.od).ok());
-    ASSERT_TRUE(pa.Execute(x.q.data(), x.k.data(), x.v.data(), nullptr, x.o.data()).ok());
-    ASSERT_TRUE(pb.Execute(y.q.data(), y.k.data(), y.v.data(), y.lengths.data(), y.o.data()).ok());
-    for (size_t i = 0; i < x.o.size(); ++i) {
-      ASSERT_NEAR(x.o[i], y.o[i], 1e-6f * (1.0f + std::fabs(x.o[i]))) << i;
+    y.lengths = {static_cast<int32_t>(valid)};
+    for (const auto& opts : {NystromOptions{o}, [&] {
+           NystromOptions k = o;
+           k.mode = LOWRANK_LANDMARKS_KMEANS;
+           return k;
+         }()}) {
+      lowrank::Plan pa, pb;
+      ASSERT_TRUE(pa.Create(ToOptions(opts, 1), x.qd, x.kd, x.vd, x.od).ok());
+      ASSERT_TRUE(pb.Create(ToOptions(opts, 1), y.qd, y.kd, y.vd, y.od).ok());
+      ASSERT_TRUE(pa.Execute(x.q.data(), x.k.data(), x.v.data(), nullptr, x.o.data()).ok());
+      ASSERT_TRUE(
+          pb.Execute(y.q.data(), y.k.data(), y.v.data(), y.lengths.data(), y.o.data()).ok());
+      for (size_t i = 0; i < x.o.size(); ++i) {
+        ASSERT_NEAR(x.o[i], y.o[i], 1e-6f * (1.0f + std::fabs(x.o[i]))) << i;
+      }
     }
   }
 }

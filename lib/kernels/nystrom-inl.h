@@ -1,6 +1,7 @@
 // Per-target Nystrom attention (re-included per target). See nystrom.h for
 // the computation and the workspace layout. Parallel phases: per (batch,
-// query head) landmarks and A, then the pseudoinverse Z; per (batch, query
+// query head, group of landmarks) segment means; per (batch, query head)
+// the other landmark modes and A, then the pseudoinverse Z; per (batch, query
 // head, key segment) B V over the segment's keys; per (batch, query head)
 // the segments merged and W = Z (B V); then O = F W per block of query rows.
 #if defined(LOWRANK_LIB_KERNELS_NYSTROM_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -78,20 +79,20 @@ HWY_INLINE void SoftmaxRows(D d, float* HWY_RESTRICT x, size_t rows, size_t cols
 
 // Masked segment means: out row j (of m, stride ld_out) is the mean of
 // segment j of the first n rows of src (row stride `stride`, dim floats
-// each). n = m l + rest: the first m - rest segments hold l rows, the others
-// l + 1 (the shorter segments first; no padding). An empty segment (n < m)
-// gives a zero row. If src2 is not null, the same segments of src2 (row
-// stride stride2) go to out2 in the same pass: reading both streams at once
-// keeps more misses in flight when they come from DRAM (Nystrom at
-// n = 65536, AVX2: 2% of the whole call).
+// each), for j in [j_begin, j_end). n = m l + rest: the first m - rest
+// segments hold l rows, the others l + 1 (the shorter segments first; no
+// padding). An empty segment (n < m) gives a zero row. If src2 is not null,
+// the same segments of src2 (row stride stride2) go to out2 in the same
+// pass: reading both streams at once keeps more misses in flight when they
+// come from DRAM (Nystrom at n = 65536, AVX2: 2% of the whole call).
 template <class D>
 HWY_INLINE void SegmentMeans(D d, const float* src, int64_t stride, size_t n, size_t m,
-                             size_t dim, float* HWY_RESTRICT out, size_t ld_out,
-                             const float* src2 = nullptr, int64_t stride2 = 0,
+                             size_t j_begin, size_t j_end, size_t dim, float* HWY_RESTRICT out,
+                             size_t ld_out, const float* src2 = nullptr, int64_t stride2 = 0,
                              float* HWY_RESTRICT out2 = nullptr) {
   const size_t l = n / m, shorter = (l + 1) * m - n;
-  size_t start = 0;
-  for (size_t j = 0; j < m; ++j) {
+  size_t start = j_begin * l + (j_begin > shorter ? j_begin - shorter : 0);
+  for (size_t j = j_begin; j < j_end; ++j) {
     const size_t len = j < shorter ? l : l + 1;
     float* HWY_RESTRICT o = out + j * ld_out;
     float* HWY_RESTRICT o2 = src2 != nullptr ? out2 + j * ld_out : nullptr;
@@ -106,6 +107,26 @@ HWY_INLINE void SegmentMeans(D d, const float* src, int64_t stride, size_t n, si
       if (o2 != nullptr) Scale(d, 1.0f / static_cast<float>(len), o2, dim);
     }
     start += len;
+  }
+}
+
+// Landmarks [j_begin, j_end) of (b, h) by segment means (the segment-means
+// and k-means modes; phase 0, a work chunk per group of landmarks: each
+// landmark is computed the same way whichever chunk holds it).
+template <class D>
+HWY_INLINE void PoolLandmarks(D d, const NystromArgs& a, const NystromLayout& lay, size_t b,
+                              size_t h, size_t j_begin, size_t j_end, float* hw) {
+  if (NystromSkipsBatch(a, b)) return;
+  const size_t n = a.ValidKeys(b), m = a.m, dq = a.d_qk;
+  const AttentionIo::Head hd = a.At(b, h, a.KvHead(h));
+  const int64_t sq = a.q_strides.seq, sk = a.k_strides.seq;
+  // Queries share the keys' token sets in self-attention (one pass over
+  // both); otherwise their segments cover all q_len rows.
+  if (a.q_len == a.kv_len) {
+    SegmentMeans(d, hd.k, sk, n, m, j_begin, j_end, dq, hw + lay.kl, dq, hd.q, sq, hw + lay.ql);
+  } else {
+    SegmentMeans(d, hd.k, sk, n, m, j_begin, j_end, dq, hw + lay.kl, dq);
+    SegmentMeans(d, hd.q, sq, a.q_len, m, j_begin, j_end, dq, hw + lay.ql, dq);
   }
 }
 
@@ -222,19 +243,12 @@ HWY_INLINE void LandmarksHead(D d, const NystromArgs& a, const NystromLayout& la
   const AttentionIo::Head hd = a.At(b, h, a.KvHead(h));
   const int64_t sq = a.q_strides.seq, sk = a.k_strides.seq;
   float* ql = hw + lay.ql;
-  float* kl = thr + lay.kl;
+  float* kl = hw + lay.kl;
   size_t mm = m;
   switch (a.mode) {
     case LandmarkMode::kSegmentMeans:
     case LandmarkMode::kKmeans: {
-      // Queries share the keys' token sets in self-attention (one pass over
-      // both); otherwise their segments cover all q_len rows.
-      if (a.q_len == a.kv_len) {
-        SegmentMeans(d, hd.k, sk, n, m, dq, kl, dq, hd.q, sq, ql);
-      } else {
-        SegmentMeans(d, hd.k, sk, n, m, dq, kl, dq);
-        SegmentMeans(d, hd.q, sq, a.q_len, m, dq, ql, dq);
-      }
+      // The segment means are already in ql and kl (PoolLandmarks).
       if (a.mode == LandmarkMode::kKmeans) {
         mm = Kmeans(d, a, lay, hd, n, StreamSeed(a.seed, b * a.q_heads + h), ql, kl, thr);
       }
@@ -455,6 +469,15 @@ HWY_NOINLINE void NystromImpl(const NystromArgs& a) {
   float* thread_base = a.workspace + heads * lay.head;
   auto head_ws = [&](size_t chunk) { return a.workspace + chunk * lay.head; };
   auto thread_ws = [&](size_t slot) { return thread_base + slot * lay.thread; };
+  if (a.mode == LandmarkMode::kSegmentMeans || a.mode == LandmarkMode::kKmeans) {
+    // Groups of landmarks of about one SeqSplit segment's rows each.
+    const size_t groups = std::min(a.m, SeqSplit(a.kv_len).segments);
+    ParallelFor(heads * groups, a.num_threads, [&](size_t chunk, size_t /*slot*/) {
+      const size_t bh = chunk / groups, g = chunk % groups;
+      PoolLandmarks(d, a, lay, bh / a.q_heads, bh % a.q_heads, g * a.m / groups,
+                    (g + 1) * a.m / groups, head_ws(bh));
+    });
+  }
   ParallelFor(heads, a.num_threads, [&](size_t chunk, size_t slot) {
     LandmarksHead(d, a, lay, chunk / a.q_heads, chunk % a.q_heads, head_ws(chunk),
                   thread_ws(slot));

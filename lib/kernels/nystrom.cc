@@ -29,6 +29,7 @@ NystromLayout MakeNystromLayout(const NystromArgs& s) {
   l.klt = take(dq * m);
   l.z = take(m * m);
   l.w = take(m * dv);
+  l.kl = take(m * dq);
   l.meta = take(2);
   const size_t segments = SeqSplit(s.kv_len).segments;
   l.bv = take(segments * m * dv);
@@ -43,7 +44,6 @@ NystromLayout MakeNystromLayout(const NystromArgs& s) {
                           GemmABWorkspaceFloats(m, dv)}));
   l.exact = take(ExactAttentionWorkspaceFloats(s.bv_block_q, s.block_k, dq, dv));
   l.f = take(kNystromRowBlock * m);
-  l.kl = take(m * dq);
   const bool kmeans = s.mode == LandmarkMode::kKmeans;
   l.sums = take(kmeans ? m * 2 * dq : 0);
   l.cqt = take(kmeans ? dq * m : 0);

@@ -47,18 +47,19 @@ constexpr size_t kNystromRowBlock = 256;
 
 // Workspace regions, in floats from a kWorkspaceAlign-aligned base, each
 // region aligned. Per (batch, query head), `head` floats at head * index:
-//   ql: Q~ (m x d_qk); klt: K~^T (d_qk x m'); z: A, then Z (m' x m');
+//   ql: Q~ (m x d_qk); kl: K~ (m x d_qk); klt: K~^T (d_qk x m'); z: A, then
+//   Z (m' x m');
 //   w: Z (B V) (m' x d_v); meta: [largest column sum of A, m']; bv: B V of
 //   each key segment of SeqSplit(kv_len) (m x d_v each, merged into the
 //   first); stats: each segment's softmax row maxima and sums (2 m).
 // Per thread, `thread` floats after all heads: the pseudoinverse products
 // (az, t1, t2: m x m each), the GEMM workspace, the exact kernel's
 // workspace for B V, a block of F (kNystromRowBlock x m), and
-// the landmark scratch (K~ before transposing, k-means sums and centroids,
+// the landmark scratch (k-means sums and centroids,
 // token assignments, positions).
 struct NystromLayout {
-  size_t ql, klt, z, w, meta, bv, stats, head;
-  size_t zc, az, t1, t2, gemm, exact, f, kl, sums, cqt, ckt, c2, counts, assign, pos, thread;
+  size_t ql, kl, klt, z, w, meta, bv, stats, head;
+  size_t zc, az, t1, t2, gemm, exact, f, sums, cqt, ckt, c2, counts, assign, pos, thread;
   size_t total;
 };
 NystromLayout MakeNystromLayout(const NystromArgs& shape);
