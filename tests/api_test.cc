@@ -118,6 +118,39 @@ TEST(Api, BadSizes) {
   EXPECT_EQ(lowrank_tensor_desc_init_bshd(nullptr, 1, 1, 1, 1), LOWRANK_INVALID_ARGUMENT);
 }
 
+// Every view valid (inputs broadcast over 2^31 - 1 batches and 2^25 heads
+// with stride 0; the output dense, one float per (batch, head): 2^56
+// floats, addressable), but the per-head buffers of the low-rank methods
+// would total more than 2^64 floats: the workspace size must be rejected,
+// not wrapped around to a small number.
+TEST(Api, WorkspaceSizeOverflowIsRejected) {
+  const int64_t batch = INT32_MAX, heads = int64_t{1} << 25, dim = 1024, keys = 100;
+  Shapes s;
+  lowrank_tensor_desc_init_bhsd(&s.q, 1, 1, 1, dim);
+  lowrank_tensor_desc_init_bhsd(&s.k, 1, 1, keys, dim);
+  lowrank_tensor_desc_init_bhsd(&s.v, 1, 1, keys, 1);
+  for (lowrank_tensor_desc_t* t : {&s.q, &s.k, &s.v}) {
+    t->batch = batch, t->heads = heads, t->stride_batch = 0, t->stride_head = 0;
+  }
+  s.o.batch = batch, s.o.heads = heads, s.o.seq = 1, s.o.dim = 1;
+  s.o.stride_dim = 1, s.o.stride_seq = 1, s.o.stride_head = 1, s.o.stride_batch = heads;
+  std::vector<float> proj(8 * keys, 0.01f);
+  lowrank_options_t factors = Defaults(), linformer = Defaults(), nystrom = Defaults(),
+                    favor = Defaults();
+  factors.method = LOWRANK_METHOD_FACTORS;
+  linformer.method = LOWRANK_METHOD_LINFORMER;
+  linformer.proj_k = proj.data();
+  linformer.proj_heads = 1, linformer.proj_dim = 8, linformer.proj_max_len = keys;
+  nystrom.method = LOWRANK_METHOD_NYSTROM;
+  nystrom.landmarks = 64;
+  favor.method = LOWRANK_METHOD_FEATURE_MAP;
+  favor.features = 256;
+  for (const lowrank_options_t& opt : {factors, linformer, nystrom, favor}) {
+    SCOPED_TRACE(opt.method);
+    ExpectCreateFails(opt, s, LOWRANK_INVALID_ARGUMENT, "workspace size overflows");
+  }
+}
+
 TEST(Api, MismatchedShapes) {
   const lowrank_options_t opt = Defaults();
   {

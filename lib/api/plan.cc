@@ -15,6 +15,7 @@
 #include "kernels/factors.h"
 #include "kernels/linformer.h"
 #include "kernels/lowrank_gemm.h"
+#include "runtime/sizes.h"
 #include "runtime/thread_pool.h"
 
 namespace lowrank {
@@ -343,9 +344,11 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
       const size_t kv = static_cast<size_t>(k->batch * k->heads);
       const size_t dq = static_cast<size_t>(q->dim), dv = static_cast<size_t>(v->dim);
       // K', V', then the partial projections of the sequence segments.
-      p.proj_floats = GemmAlignFloats(kv * p.proj_dim * (dq + dv)) +
-                      kv * 2 * (SeqSplit(static_cast<size_t>(k->seq)).segments - 1) *
-                          LinformerPartialFloats(p.proj_dim, dq, dv);
+      const size_t outputs = SatMul(kv, p.proj_dim * (dq + dv));
+      p.proj_floats = SatAdd(
+          outputs == SIZE_MAX ? SIZE_MAX : GemmAlignFloats(outputs),
+          SatMul(kv, 2 * (SeqSplit(static_cast<size_t>(k->seq)).segments - 1) *
+                         LinformerPartialFloats(p.proj_dim, dq, dv)));
       p.linformer_ws_floats = LinformerWorkspaceFloats(p.proj_dim, dq, dv);
       size_t extra = 0;
       if (MulOverflows(p.linformer_ws_floats, p.num_threads, &extra) ||

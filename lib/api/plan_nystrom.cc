@@ -156,8 +156,9 @@ lowrank_status_t PrepareNystrom(const lowrank_options_t& o, lowrank_plan& p,
     return Fail(LOWRANK_INVALID_ARGUMENT, "workspace size overflows");
   }
   p.exact_ws_floats = exact_total;
-  // Sizes here are bounded (m <= 4096, dims <= 1024, extents < 2^31), so
-  // the layout arithmetic cannot overflow 64 bits; the byte count is checked.
+  // Per-head and per-thread sizes are bounded (m <= 4096, dims <= 1024,
+  // extents < 2^31); their totals over heads and threads saturate
+  // (runtime/sizes.h), and the byte count is checked.
   const NystromLayout lay = MakeNystromLayout(ShapeArgs(p));
   size_t bytes = 0;
   if (MulOverflows(std::max(lay.total, exact_total), sizeof(float), &bytes) ||

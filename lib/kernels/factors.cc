@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "kernels/lowrank_gemm.h"
+#include "runtime/sizes.h"
 
 namespace lowrank {
 HWY_EXPORT(FactorsImpl);
@@ -23,11 +24,11 @@ size_t CausalFactorsWorkspacePerThread(size_t rank, size_t d_v) {
 
 size_t FactorsWorkspaceFloats(size_t batch, size_t kv_heads, size_t kv_len, size_t rank,
                               size_t d_v, size_t num_threads, bool causal) {
-  if (causal) return num_threads * CausalFactorsWorkspacePerThread(rank, d_v);
-  const size_t shared = batch * kv_heads * SeqSplit(kv_len).segments *
-                        (GemmAlignFloats(rank * d_v) + GemmAlignFloats(rank));
+  if (causal) return SatMul(num_threads, CausalFactorsWorkspacePerThread(rank, d_v));
+  const size_t per_head =
+      SeqSplit(kv_len).segments * (GemmAlignFloats(rank * d_v) + GemmAlignFloats(rank));
   const size_t gemm = std::max(GemmAtBWorkspaceFloats(rank, d_v), GemmABWorkspaceFloats(rank, d_v));
-  return shared + num_threads * gemm;
+  return SatAdd(SatMul(SatMul(batch, kv_heads), per_head), SatMul(num_threads, gemm));
 }
 
 void Factors(const FactorsArgs& args) { HWY_DYNAMIC_DISPATCH(FactorsImpl)(args); }

@@ -8,6 +8,8 @@
 #include "kernels/feature_map-inl.h"
 
 #if HWY_ONCE
+#include "runtime/sizes.h"
+
 namespace lowrank {
 HWY_EXPORT(FeatureMapImpl);
 HWY_EXPORT(DecodeAppendImpl);
@@ -32,8 +34,8 @@ size_t FeatureMapThreadFloats(const FeatureMapSpec& map, size_t d_v) {
 
 size_t FeatureMapWorkspaceFloats(const FeatureMapArgs& a) {
   const size_t state = HWY_STATIC_DISPATCH(FeatureStateFloats)(a.map.features, a.d_v);
-  return a.batch * a.kv_heads * FeatureStateCount(a.kv_len, a.causal) * state +
-         a.num_threads * FeatureMapThreadFloats(a.map, a.d_v);
+  return SatAdd(SatMul(SatMul(a.batch, a.kv_heads), FeatureStateCount(a.kv_len, a.causal) * state),
+                SatMul(a.num_threads, FeatureMapThreadFloats(a.map, a.d_v)));
 }
 
 void FeatureMapAttention(const FeatureMapArgs& args) {

@@ -12,6 +12,7 @@
 
 #include "kernels/exact_attention.h"
 #include "kernels/lowrank_gemm.h"
+#include "runtime/sizes.h"
 
 namespace lowrank {
 HWY_EXPORT(NystromImpl);
@@ -53,7 +54,7 @@ NystromLayout MakeNystromLayout(const NystromArgs& s) {
   l.assign = take(kmeans ? s.kv_len : 0);  // uint32 per token
   l.pos = take(2 * m);                      // int64 per landmark
   l.thread = at;
-  l.total = s.batch * s.q_heads * l.head + s.num_threads * l.thread;
+  l.total = SatAdd(SatMul(SatMul(s.batch, s.q_heads), l.head), SatMul(s.num_threads, l.thread));
   return l;
 }
 
