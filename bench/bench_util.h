@@ -4,8 +4,14 @@
 #define LOWRANK_BENCH_BENCH_UTIL_H_
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "benchmark/benchmark.h"
 #include "lowrank/lowrank.hpp"
@@ -52,6 +58,29 @@ inline double OnednnPeak() {
   if (p > 0.0) return p;
   for (const auto& [t, peak] : Peaks()) p = std::max(p, peak);
   return p;
+}
+
+// Writes back and evicts the cache lines of [p, p + bytes) from every cache
+// level (clflush on x86, dc civac on arm64), so the next access comes from
+// DRAM: the "cold" benchmark rows, where a repeated call would otherwise
+// find inputs of a few MiB in the last-level cache. Returns false where the
+// architecture has no such user-level instruction.
+inline bool EvictFromCaches(const void* p, size_t bytes) {
+  constexpr uintptr_t kLine = 64;  // the smallest line of either; extra flushes are harmless
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(p) & ~(kLine - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(p) + bytes;
+#if defined(__x86_64__) || defined(__i386__)
+  for (uintptr_t a = begin; a < end; a += kLine) _mm_clflush(reinterpret_cast<const void*>(a));
+  _mm_mfence();
+  return true;
+#elif defined(__aarch64__)
+  for (uintptr_t a = begin; a < end; a += kLine) asm volatile("dc civac, %0" ::"r"(a) : "memory");
+  asm volatile("dsb ish" ::: "memory");
+  return true;
+#else
+  (void)begin, (void)end;
+  return false;
+#endif
 }
 
 // main() of every benchmark program: register, then run.
