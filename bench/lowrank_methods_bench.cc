@@ -114,61 +114,33 @@ void RegisterAll() {
   for (int64_t n : {1024, 4096, 16384, 65536}) {
     for (lowrank_isa_t isa : lowrank::Isa::Supported()) {
       const std::string tail = std::string(lowrank_isa_name(isa)) + "/n:" + std::to_string(n);
-      benchmark::RegisterBenchmark(("exact/" + tail + "/r:0").c_str(),
-                                   [=](benchmark::State& s) { BM_Method(s, isa, Method::kExact, n, 0); })
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
+      auto add = [&](const char* name, Method method, int64_t r, bool cold = false) {
+        auto* b = benchmark::RegisterBenchmark(
+            (name + std::string(cold ? "_cold/" : "/") + tail + "/r:" + std::to_string(r)).c_str(),
+            [=](benchmark::State& s) { BM_Method(s, isa, method, n, r, cold); });
+        b->Unit(benchmark::kMillisecond);
+        if (cold) {
+          b->UseManualTime();
+        } else {
+          b->UseRealTime();
+        }
+      };
+      add("exact", Method::kExact, 0);
       for (int64_t r : {64, 128, 256}) {
-        benchmark::RegisterBenchmark(
-            ("factors/" + tail + "/r:" + std::to_string(r)).c_str(),
-            [=](benchmark::State& s) { BM_Method(s, isa, Method::kFactors, n, r); })
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
-        benchmark::RegisterBenchmark(
-            ("linformer/" + tail + "/r:" + std::to_string(r)).c_str(),
-            [=](benchmark::State& s) { BM_Method(s, isa, Method::kLinformer, n, r); })
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
+        add("factors", Method::kFactors, r);
+        add("linformer", Method::kLinformer, r);
       }
-      for (int64_t m : {32, 64, 128, 256}) {
-        benchmark::RegisterBenchmark(
-            ("nystrom/" + tail + "/r:" + std::to_string(m)).c_str(),
-            [=](benchmark::State& s) { BM_Method(s, isa, Method::kNystrom, n, m); })
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
-      }
+      for (int64_t m : {32, 64, 128, 256}) add("nystrom", Method::kNystrom, m);
       if (n >= 16384) {
-        const std::string cold_tail = "_cold/" + tail + "/r:";
         for (int64_t r : {64, 128}) {
-          benchmark::RegisterBenchmark(
-              ("factors" + cold_tail + std::to_string(r)).c_str(),
-              [=](benchmark::State& s) { BM_Method(s, isa, Method::kFactors, n, r, true); })
-              ->Unit(benchmark::kMillisecond)
-              ->UseManualTime();
-          benchmark::RegisterBenchmark(
-              ("linformer" + cold_tail + std::to_string(r)).c_str(),
-              [=](benchmark::State& s) { BM_Method(s, isa, Method::kLinformer, n, r, true); })
-              ->Unit(benchmark::kMillisecond)
-              ->UseManualTime();
+          add("factors", Method::kFactors, r, /*cold=*/true);
+          add("linformer", Method::kLinformer, r, /*cold=*/true);
         }
-        for (int64_t m : {32, 64}) {
-          benchmark::RegisterBenchmark(
-              ("nystrom" + cold_tail + std::to_string(m)).c_str(),
-              [=](benchmark::State& s) { BM_Method(s, isa, Method::kNystrom, n, m, true); })
-              ->Unit(benchmark::kMillisecond)
-              ->UseManualTime();
-        }
+        for (int64_t m : {32, 64}) add("nystrom", Method::kNystrom, m, /*cold=*/true);
       }
       for (int64_t m : {64, 128, 256}) {
-        for (bool causal : {false, true}) {
-          benchmark::RegisterBenchmark(
-              ((causal ? "favor_causal/" : "favor/") + tail + "/r:" + std::to_string(m)).c_str(),
-              [=](benchmark::State& s) {
-                BM_Method(s, isa, causal ? Method::kFavorCausal : Method::kFavor, n, m);
-              })
-              ->Unit(benchmark::kMillisecond)
-              ->UseRealTime();
-        }
+        add("favor", Method::kFavor, m);
+        add("favor_causal", Method::kFavorCausal, m);
       }
     }
   }

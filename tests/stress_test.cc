@@ -309,25 +309,32 @@ TEST_P(StressTest, NanInputPropagatesWithoutCrashing) {
   }
 }
 
+// Runs m at 1, 2 and 3 threads (key lengths for non-causal methods):
+// the outputs must be bitwise identical.
+void ExpectSameAtThreadCounts(Method m, int64_t b, int64_t h, int64_t n, int64_t d, Inputs& in,
+                              const int32_t* lengths) {
+  std::vector<float> first, out;
+  for (int t : {1, 2, 3}) {
+    m.options.num_threads = t;
+    ASSERT_TRUE(RunMethod(m, b, h, n, d, in, m.options.causal ? nullptr : lengths, &out).ok());
+    if (first.empty()) {
+      first = out;
+    } else {
+      EXPECT_EQ(out, first) << t << " threads";
+    }
+  }
+}
+
 // Same plan options at 1, 2 and 3 threads: bitwise identical outputs for
 // every method (the README documents it).
 TEST_P(StressTest, DeterministicAcrossThreadCounts) {
   const int64_t n = 300, d = 16;
   std::vector<float> proj;
-  for (Method m : AllMethods(n, &proj)) {
+  for (const Method& m : AllMethods(n, &proj)) {
     SCOPED_TRACE(m.name);
     Inputs in = Make(3 * 2 * n * d, 1.0f, 9);
     const int32_t lengths[3] = {static_cast<int32_t>(n), 200, 77};
-    std::vector<float> first, out;
-    for (int t : {1, 2, 3}) {
-      m.options.num_threads = t;
-      ASSERT_TRUE(RunMethod(m, 3, 2, n, d, in, m.options.causal ? nullptr : lengths, &out).ok());
-      if (first.empty()) {
-        first = out;
-      } else {
-        EXPECT_EQ(out, first) << t << " threads";
-      }
-    }
+    ExpectSameAtThreadCounts(m, 3, 2, n, d, in, lengths);
   }
 }
 
@@ -337,21 +344,12 @@ TEST_P(StressTest, DeterministicAcrossThreadCounts) {
 TEST_P(StressTest, SegmentedReductionsDeterministicAcrossThreadCounts) {
   const int64_t n = 5000, d = 8;
   std::vector<float> proj;
-  for (Method m : AllMethods(n, &proj)) {
+  for (const Method& m : AllMethods(n, &proj)) {
     if (m.name == "exact") continue;  // no reduction over keys to split
     SCOPED_TRACE(m.name);
     Inputs in = Make(2 * n * d, 1.0f, 11);
     const int32_t lengths[2] = {static_cast<int32_t>(n), 2100};
-    std::vector<float> first, out;
-    for (int t : {1, 2, 3}) {
-      m.options.num_threads = t;
-      ASSERT_TRUE(RunMethod(m, 2, 1, n, d, in, m.options.causal ? nullptr : lengths, &out).ok());
-      if (first.empty()) {
-        first = out;
-      } else {
-        EXPECT_EQ(out, first) << t << " threads";
-      }
-    }
+    ExpectSameAtThreadCounts(m, 2, 1, n, d, in, lengths);
   }
 }
 

@@ -347,7 +347,7 @@ HWY_INLINE void PinvHead(D /*d*/, const NystromArgs& a, const NystromLayout& lay
 
 // Phase 3 for (b, h, key segment of SeqSplit): B V over the segment's valid
 // keys, the m' landmark queries attending to them with the exact kernel,
-// into the head's partial seg with the rows' log-sum-exp.
+// into the head's partial seg, with its softmax row maxima and sums.
 template <class D>
 HWY_INLINE void BvSegment(D /*d*/, const NystromArgs& a, const NystromLayout& lay, size_t b,
                           size_t h, size_t seg, float* hw, float* thr) {
