@@ -136,16 +136,19 @@ TEST(Api, WorkspaceSizeOverflowIsRejected) {
   s.o.stride_dim = 1, s.o.stride_seq = 1, s.o.stride_head = 1, s.o.stride_batch = heads;
   std::vector<float> proj(8 * keys, 0.01f);
   lowrank_options_t factors = Defaults(), linformer = Defaults(), nystrom = Defaults(),
-                    favor = Defaults();
+                    relu = Defaults();
   factors.method = LOWRANK_METHOD_FACTORS;
   linformer.method = LOWRANK_METHOD_LINFORMER;
   linformer.proj_k = proj.data();
   linformer.proj_heads = 1, linformer.proj_dim = 8, linformer.proj_max_len = keys;
   nystrom.method = LOWRANK_METHOD_NYSTROM;
   nystrom.landmarks = 64;
-  favor.method = LOWRANK_METHOD_FEATURE_MAP;
-  favor.features = 256;
-  for (const lowrank_options_t& opt : {factors, linformer, nystrom, favor}) {
+  // relu(x) without a projection: no draw (an orthogonal draw at d = 1024
+  // takes most of a second); a state of d = 1024 features per head.
+  relu.method = LOWRANK_METHOD_FEATURE_MAP;
+  relu.feature_map = LOWRANK_FEATURE_MAP_RELU;
+  relu.random_features = LOWRANK_RANDOM_FEATURES_NONE;
+  for (const lowrank_options_t& opt : {factors, linformer, nystrom, relu}) {
     SCOPED_TRACE(opt.method);
     ExpectCreateFails(opt, s, LOWRANK_INVALID_ARGUMENT, "workspace size overflows");
   }

@@ -121,8 +121,9 @@ TEST_P(FactorsTest, NormalizeMasksHeadsLayoutsThreads) {
 // segments above): partials summed in order, padding that leaves later
 // segments empty (lengths 0, n / 2, n), several threads.
 TEST_P(FactorsTest, SequenceSegments) {
-  for (int64_t nk : {2048, 2049, 5000, 40000}) {
+  for (int64_t nk : {2048, 2049, 5000, 33000}) {
     for (bool normalize : {false, true}) {
+      if (nk > 5000 && !normalize) continue;  // the 16-segment split once
       FactorsCase c;
       c.batch = 3, c.q_heads = 2, c.kv_heads = 1, c.q_len = 20, c.kv_len = nk;
       c.rank = 8, c.d_v = 16;

@@ -182,14 +182,16 @@ TEST_P(FeatureMapTest, HeadsLayoutsMasksThreads) {
 }
 
 // Bidirectional over more keys than one segment of the split reduction
-// (SeqSplit: 2048-row segments here): each segment's partial state has its
-// own key max, rescaled to the global one when merged; padding leaves
-// segments unused (lengths n, n / 2, 0); several threads.
+// (SeqSplit: 2048-row segments here, 3 of them): each segment's partial
+// state has its own key max, rescaled to the global one when merged;
+// padding leaves segments unused (lengths n, n / 2, 0); several threads.
 TEST_P(FeatureMapTest, SequenceSegments) {
   for (auto map : kMaps) {
+    // Logit scale 3 spreads the segments' key maxima for FAVOR+.
     for (float scale : {1.0f, 3.0f}) {
+      if (scale > 1.0f && map != LOWRANK_FEATURE_MAP_FAVOR) continue;
       Case c;
-      c.map = map, c.batch = 3, c.q_len = 20, c.kv_len = 5000, c.data_scale = scale;
+      c.map = map, c.batch = 3, c.q_len = 20, c.kv_len = 4200, c.data_scale = scale;
       c.padded = true, c.threads = 3;
       RunAndCheck(c);
     }

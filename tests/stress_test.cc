@@ -342,7 +342,7 @@ TEST_P(StressTest, DeterministicAcrossThreadCounts) {
 // (SeqSplit: 2048 rows each here), one batch padded to leave a segment
 // unused: still bitwise identical at 1, 2 and 3 threads.
 TEST_P(StressTest, SegmentedReductionsDeterministicAcrossThreadCounts) {
-  const int64_t n = 5000, d = 8;
+  const int64_t n = 4200, d = 8;
   std::vector<float> proj;
   for (const Method& m : AllMethods(n, &proj)) {
     if (m.name == "exact") continue;  // no reduction over keys to split
