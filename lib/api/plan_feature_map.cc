@@ -33,10 +33,18 @@ void DrawRandomFeatures(float* out, size_t heads, size_t m, size_t d, int kind, 
     // Orthogonal: blocks of d Gaussian rows made orthonormal by modified
     // Gram-Schmidt (twice, for orthogonality to working precision): the
     // rows of Q^T for the QR of a Gaussian matrix, Haar distributed.
+    // Gram-Schmidt in row order makes row i depend on rows 0..i only, so a
+    // last block that needs rows < d orthonormalizes just those: O(rows d^2)
+    // instead of O(d^3). The unused rows are still drawn, so the stream (and
+    // every later head's projection) is the same as for a whole block.
     for (size_t r0 = 0; r0 < m; r0 += d) {
       const size_t rows = std::min(d, m - r0);
       for (size_t i = 0; i < d; ++i) {
         double* bi = &block[i * d];
+        if (i >= rows) {  // unused: consume the draws, skip the projections
+          for (size_t c = 0; c < d; ++c) rng.Normal();
+          continue;
+        }
         for (;;) {
           for (size_t c = 0; c < d; ++c) bi[c] = rng.Normal();
           for (int pass = 0; pass < 2; ++pass) {
