@@ -344,11 +344,8 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
       const size_t kv = static_cast<size_t>(k->batch * k->heads);
       const size_t dq = static_cast<size_t>(q->dim), dv = static_cast<size_t>(v->dim);
       // K', V', then the partial projections of the sequence segments.
-      const size_t outputs = SatMul(kv, p.proj_dim * (dq + dv));
-      p.proj_floats = SatAdd(
-          outputs == SIZE_MAX ? SIZE_MAX : GemmAlignFloats(outputs),
-          SatMul(kv, 2 * (SeqSplit(static_cast<size_t>(k->seq)).segments - 1) *
-                         LinformerPartialFloats(p.proj_dim, dq, dv)));
+      p.proj_floats =
+          MakeLinformerProjLayout(kv, p.proj_dim, dq, dv, static_cast<size_t>(k->seq)).total;
       p.linformer_ws_floats = LinformerWorkspaceFloats(p.proj_dim, dq, dv);
       size_t extra = 0;
       if (MulOverflows(p.linformer_ws_floats, p.num_threads, &extra) ||
@@ -485,9 +482,11 @@ lowrank_status_t ExecutePlan(lowrank_plan& p, const float* q,
     l.proj_dim = p.proj_dim, l.proj_max_len = p.proj_max_len, l.proj_heads = p.proj_heads;
     l.ekt = p.ekt.data();
     l.evt = p.evt.empty() ? p.ekt.data() : p.evt.data();
+    const LinformerProjLayout layout =
+        MakeLinformerProjLayout(a.batch * a.kv_heads, p.proj_dim, a.d_qk, a.d_v, a.kv_len);
     l.k_proj = base;
-    l.v_proj = base + a.batch * a.kv_heads * p.proj_dim * a.d_qk;
-    l.partials = base + GemmAlignFloats(a.batch * a.kv_heads * p.proj_dim * (a.d_qk + a.d_v));
+    l.v_proj = base + layout.v_proj;
+    l.partials = base + layout.partials;
     l.workspace = base + p.proj_floats;
     l.workspace_floats = p.linformer_ws_floats;
     LinformerProject(l);

@@ -161,10 +161,8 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
     ParallelFor(a.batch * a.kv_heads, a.num_threads, [&](size_t bh, size_t /*slot*/) {
       float* s0 = shared + bh * split.segments * part;
       const size_t used = split.Used(a.ValidKeys(bh / a.kv_heads));
-      for (size_t seg = 1; seg < used; ++seg) {
-        Axpy(d, 1.0f, s0 + seg * part, s0, r * dv);
-        Axpy(d, 1.0f, s0 + seg * part + s_floats, s0 + s_floats, r);
-      }
+      AddPartials(d, s0 + part, part, used - 1, s0, r * dv);
+      AddPartials(d, s0 + part + s_floats, part, used - 1, s0 + s_floats, r);
     });
   }
 

@@ -65,9 +65,7 @@ HWY_NOINLINE void LinformerProjectImpl(const LinformerProjectArgs& a) {
     const size_t bh = chunk / 2, which = chunk % 2;
     const size_t used = split.Used(a.ValidKeys(bh / a.kv_heads));
     const size_t count = a.proj_dim * (which == 0 ? a.d_qk : a.d_v);
-    for (size_t seg = 1; seg < used; ++seg) {
-      Axpy(d, 1.0f, partial(bh, which, seg), output(bh, which), count);
-    }
+    AddPartials(d, partial(bh, which, 1), part, used - 1, output(bh, which), count);
   });
 }
 

@@ -34,6 +34,16 @@ size_t LinformerWorkspaceFloats(size_t proj_dim, size_t d_qk, size_t d_v);
 // One partial projection (k x d_qk or k x d_v), aligned.
 size_t LinformerPartialFloats(size_t proj_dim, size_t d_qk, size_t d_v);
 
+// The projections' part of a call's workspace, in floats from its start:
+// K' at 0, V' at v_proj, the partials (aligned) at `partials`, `total` in
+// all. `kv` = batch * kv_heads. total saturates at SIZE_MAX (runtime/sizes.h)
+// for sizes past 2^64; the offsets are only meaningful when it does not.
+struct LinformerProjLayout {
+  size_t v_proj, partials, total;
+};
+LinformerProjLayout MakeLinformerProjLayout(size_t kv, size_t proj_dim, size_t d_qk, size_t d_v,
+                                            size_t kv_len);
+
 void LinformerProject(const LinformerProjectArgs& args);
 
 }  // namespace lowrank

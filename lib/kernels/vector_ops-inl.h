@@ -1,5 +1,5 @@
 // Small per-target vector helpers on float rows (re-included per target):
-// Dot, Axpy, Scale, PrefetchRow. Any alignment; scalar tails.
+// Dot, Axpy, AddPartials, Scale, PrefetchRow. Any alignment; scalar tails.
 #if defined(LOWRANK_LIB_KERNELS_VECTOR_OPS_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef LOWRANK_LIB_KERNELS_VECTOR_OPS_INL_H_
 #undef LOWRANK_LIB_KERNELS_VECTOR_OPS_INL_H_
@@ -41,6 +41,16 @@ HWY_INLINE void Axpy(D d, float alpha, const float* HWY_RESTRICT x, float* HWY_R
 }
 
 // y[c] *= alpha for c < n.
+// y[c] += x_1[c] + x_2[c] + ... + x_{count}[c], c < n, added one x at a time
+// in that order, with x_i = first + (i - 1) stride: the sequence segments'
+// partial results (SeqSplit) added into segment 0's, always in the same
+// order, so the sum does not depend on which thread computed which segment.
+template <class D>
+HWY_INLINE void AddPartials(D d, const float* first, size_t stride, size_t count,
+                            float* HWY_RESTRICT y, size_t n) {
+  for (size_t i = 0; i < count; ++i) Axpy(d, 1.0f, first + i * stride, y, n);
+}
+
 template <class D>
 HWY_INLINE void Scale(D d, float alpha, float* HWY_RESTRICT y, size_t n) {
   const size_t N = hn::Lanes(d);
