@@ -388,6 +388,22 @@ TEST(FeatureMapApiTest, OrthogonalFeatures) {
       EXPECT_NEAR(dot, i == j ? static_cast<double>(d) : 0.0, 1e-5) << i << " " << j;
     }
   }
+  // Gram-Schmidt in row order: row i of a block depends on rows 0..i only,
+  // so 20 rows are the first 20 of 24 (3 whole blocks), for each of two
+  // heads: the second head also checks that a partial block consumes the
+  // same draws as a whole one (its rows come after the first head's).
+  std::vector<float> w20(static_cast<size_t>(2 * 20 * d)), w24(static_cast<size_t>(2 * 24 * d));
+  ASSERT_EQ(lowrank_random_features_init(w20.data(), 2, 20, d, LOWRANK_RANDOM_FEATURES_ORTHOGONAL,
+                                         LOWRANK_FEATURE_NORMS_SQRT_D, 9),
+            LOWRANK_OK);
+  ASSERT_EQ(lowrank_random_features_init(w24.data(), 2, 24, d, LOWRANK_RANDOM_FEATURES_ORTHOGONAL,
+                                         LOWRANK_FEATURE_NORMS_SQRT_D, 9),
+            LOWRANK_OK);
+  for (size_t h = 0; h < 2; ++h) {
+    for (size_t i = 0; i < static_cast<size_t>(20 * d); ++i) {
+      ASSERT_EQ(w20[h * 20 * d + i], w24[h * 24 * d + i]) << "head " << h << " float " << i;
+    }
+  }
   EXPECT_EQ(lowrank_random_features_init(w.data(), 1, m, d, LOWRANK_RANDOM_FEATURES_NONE,
                                          LOWRANK_FEATURE_NORMS_CHI, 5),
             LOWRANK_INVALID_ARGUMENT);
