@@ -143,8 +143,9 @@ TEST(Api, WorkspaceSizeOverflowIsRejected) {
   linformer.proj_heads = 1, linformer.proj_dim = 8, linformer.proj_max_len = keys;
   nystrom.method = LOWRANK_METHOD_NYSTROM;
   nystrom.landmarks = 64;
-  // relu(x) without a projection: no draw (an orthogonal draw at d = 1024
-  // takes most of a second); a state of d = 1024 features per head.
+  // relu(x) without a projection: no draw (an orthogonal draw of the
+  // default 256 rows at d = 1024 is O(m d^2), a tenth of a second); a state
+  // of d = 1024 features per head.
   relu.method = LOWRANK_METHOD_FEATURE_MAP;
   relu.feature_map = LOWRANK_FEATURE_MAP_RELU;
   relu.random_features = LOWRANK_RANDOM_FEATURES_NONE;
