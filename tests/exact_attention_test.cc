@@ -203,8 +203,11 @@ TEST_P(ExactAttentionTest, HeadDims) {
     c.d_qk = c.d_v = d;
     RunCase(c);
   }
-  // d_qk and d_v independent.
-  for (auto [dq, dv] : {std::pair<int64_t, int64_t>{64, 1}, {3, 80}, {256, 17}, {16, 256}}) {
+  // d_qk and d_v independent. d_v narrower than a panel takes tiles of 1 to
+  // 3 vectors (PanelVecs): 12 is 3 vectors of 4 lanes (SSE4, NEON, SVE128),
+  // 24 is 3 of 8 (AVX2, SVE256), 40 (StridedAndMisalignedViews) 3 of 16.
+  for (auto [dq, dv] : {std::pair<int64_t, int64_t>{64, 1}, {3, 80}, {256, 17}, {16, 256},
+                        {8, 12}, {32, 24}}) {
     Case c;
     c.q_len = 40, c.kv_len = 270;
     c.d_qk = dq, c.d_v = dv;

@@ -24,7 +24,7 @@ size_t ExactAttentionWorkspaceFloats(size_t block_q, size_t block_k,
   constexpr size_t kMaxVectorBytes = 256;  // SVE allows 2048-bit vectors
 #endif
   constexpr size_t kMaxTileCols = 4 * kMaxVectorBytes / sizeof(float);
-  return MakeExactLayout(kMaxTileCols, block_q, block_k, d_qk, d_v).total;
+  return MakeExactLayout(kMaxTileCols, kMaxTileCols, block_q, block_k, d_qk, d_v).total;
 }
 
 void ExactAttention(const ExactAttentionArgs& args) {

@@ -52,7 +52,9 @@ struct ExactLayout {
   size_t qt, st, k, v, o, m, l, bm, alpha;
   size_t total;
 };
-inline ExactLayout MakeExactLayout(size_t nr, size_t block_q, size_t block_k,
+// nr: the query panel width (TileCols); nr_v <= nr: the V and O panel width
+// (PanelVecs(d_v) vectors: narrower than nr for small d_v).
+inline ExactLayout MakeExactLayout(size_t nr, size_t nr_v, size_t block_q, size_t block_k,
                                    size_t d_qk, size_t d_v) {
   constexpr size_t kRows = 6;  // kTileRows of gemm_tile-inl.h
   constexpr size_t kAlignFloats = kWorkspaceAlign / sizeof(float);
@@ -64,7 +66,7 @@ inline ExactLayout MakeExactLayout(size_t nr, size_t block_q, size_t block_k,
   // multiple of the vector length of every target (nr / 4 >= lanes).
   l.width = round_up(round_up(block_q, kRows), nr) + std::max<size_t>(16, nr / 4);
   l.bk6 = round_up(block_k, kRows);
-  l.dv_pad = round_up(d_v, nr);
+  l.dv_pad = round_up(d_v, nr_v);
   size_t at = 0;
   auto take = [&](size_t floats) {
     const size_t offset = at;

@@ -52,6 +52,15 @@ HWY_INLINE size_t TileCols(D d) {
   return kTileVecs * hn::Lanes(d);
 }
 
+// Vectors per tile row for an output of `cols` columns: a whole panel
+// (kTileVecs) unless fewer vectors cover the columns. Panels of
+// PanelVecs * Lanes columns then pad at most Lanes - 1 of them.
+template <class D>
+HWY_INLINE size_t PanelVecs(D d, size_t cols) {
+  const size_t vecs = (cols + hn::Lanes(d) - 1) / hn::Lanes(d);
+  return vecs < kTileVecs ? (vecs == 0 ? 1 : vecs) : kTileVecs;
+}
+
 // How the tile kernel reads its A operand (kTileRows rows x K).
 enum class ARead {
   // Six row pointers a + r * lda, element k at a_r[k]: a row-major matrix
@@ -75,7 +84,15 @@ enum class ARead {
 // row counts that are not a multiple of 6 (r = 64 = 10 x 6 + 4) without
 // computing padding rows. 4 x kTileVecs accumulators are still 8 or more,
 // enough to hide the FMA latency.
-template <bool kAccumulate, ARead kARead, size_t kRows = kTileRows, class D>
+//
+// kVecs (1 to kTileVecs) is the tile's width in vectors, for outputs
+// narrower than a panel (PanelVecs): d_v = 16 on AVX-512 fills one of a
+// panel's four vectors, and computing the other three (padding) made the
+// AVX-512 target slower than AVX2 there. One vector gives 6 accumulators,
+// 3/4 of the 8 the FMA latency needs; still 3x the padded panel's useful
+// work per cycle.
+template <bool kAccumulate, ARead kARead, size_t kRows = kTileRows, size_t kVecs = kTileVecs,
+          class D>
 HWY_INLINE void TileKernel(D d, const float* HWY_RESTRICT a, size_t lda,
                            const float* HWY_RESTRICT b, size_t ldb, size_t K,
                            float* HWY_RESTRICT c, size_t ldc,
@@ -90,16 +107,18 @@ HWY_INLINE void TileKernel(D d, const float* HWY_RESTRICT a, size_t lda,
   const float* HWY_RESTRICT a5 = a + (kRows > 4 ? 5 : 0) * lda;
 
   static_assert(kRows == 4 || kRows == 6, "tiles have 4 or 6 rows");
-  // Rows r >= kRows are compiled out: their accumulators stay zero and dead.
-#define LOWRANK_INIT(r, v)                                                  \
-  auto c##r##v = (kAccumulate && r < kRows) ? hn::LoadU(d, c + r * ldc + v * N) \
-                                            : hn::Zero(d);
+  static_assert(kVecs >= 1 && kVecs <= kTileVecs, "1 to kTileVecs vectors per row");
+  // Rows r >= kRows and vectors v >= kVecs are compiled out: their
+  // accumulators stay zero and dead, and nothing past the tile is read.
+#define LOWRANK_INIT(r, v)                                                            \
+  auto c##r##v = (kAccumulate && r < kRows && v < kVecs) ? hn::LoadU(d, c + r * ldc + v * N) \
+                                                         : hn::Zero(d);
 #define LOWRANK_FMA(r, v) \
-  if (r < kRows) c##r##v = hn::MulAdd(a##r##k, b##v, c##r##v);
+  if (r < kRows && v < kVecs) c##r##v = hn::MulAdd(a##r##k, b##v, c##r##v);
 #define LOWRANK_STORE(r, v) \
-  if (r < kRows) hn::StoreU(c##r##v, d, c + r * ldc + v * N);
+  if (r < kRows && v < kVecs) hn::StoreU(c##r##v, d, c + r * ldc + v * N);
 #define LOWRANK_MAX(r, v) \
-  if (r < kRows) m##v = hn::Max(m##v, c##r##v);
+  if (r < kRows && v < kVecs) m##v = hn::Max(m##v, c##r##v);
 #if LOWRANK_TILE_VECS == 4
 #define LOWRANK_COLS(X, r) X(r, 0) X(r, 1) X(r, 2) X(r, 3)
 #else
@@ -134,27 +153,27 @@ HWY_INLINE void TileKernel(D d, const float* HWY_RESTRICT a, size_t lda,
     const float* HWY_RESTRICT ak = a + k * lda;
     (void)ak;
     const auto b0 = hn::LoadU(d, bk);
-    const auto b1 = hn::LoadU(d, bk + N);
+    const auto b1 = kVecs > 1 ? hn::LoadU(d, bk + N) : hn::Zero(d);
 #if LOWRANK_TILE_VECS == 4
-    const auto b2 = hn::LoadU(d, bk + 2 * N);
-    const auto b3 = hn::LoadU(d, bk + 3 * N);
+    const auto b2 = kVecs > 2 ? hn::LoadU(d, bk + 2 * N) : hn::Zero(d);
+    const auto b3 = kVecs > 3 ? hn::LoadU(d, bk + 3 * N) : hn::Zero(d);
 #endif
     LOWRANK_BROADCASTS(k)
   }
   LOWRANK_ROWS(LOWRANK_STORE)
   if (row_max != nullptr) {
     auto m0 = hn::LoadU(d, row_max);
-    auto m1 = hn::LoadU(d, row_max + N);
+    auto m1 = kVecs > 1 ? hn::LoadU(d, row_max + N) : hn::Zero(d);
 #if LOWRANK_TILE_VECS == 4
-    auto m2 = hn::LoadU(d, row_max + 2 * N);
-    auto m3 = hn::LoadU(d, row_max + 3 * N);
+    auto m2 = kVecs > 2 ? hn::LoadU(d, row_max + 2 * N) : hn::Zero(d);
+    auto m3 = kVecs > 3 ? hn::LoadU(d, row_max + 3 * N) : hn::Zero(d);
 #endif
     LOWRANK_ROWS(LOWRANK_MAX)
     hn::StoreU(m0, d, row_max);
-    hn::StoreU(m1, d, row_max + N);
+    if (kVecs > 1) hn::StoreU(m1, d, row_max + N);
 #if LOWRANK_TILE_VECS == 4
-    hn::StoreU(m2, d, row_max + 2 * N);
-    hn::StoreU(m3, d, row_max + 3 * N);
+    if (kVecs > 2) hn::StoreU(m2, d, row_max + 2 * N);
+    if (kVecs > 3) hn::StoreU(m3, d, row_max + 3 * N);
 #endif
   }
 
@@ -165,6 +184,28 @@ HWY_INLINE void TileKernel(D d, const float* HWY_RESTRICT a, size_t lda,
 #undef LOWRANK_COLS
 #undef LOWRANK_ROWS
 #undef LOWRANK_BROADCASTS
+}
+
+// TileKernel with a run-time width of `vecs` (PanelVecs) vectors.
+template <bool kAccumulate, ARead kARead, size_t kRows = kTileRows, class D>
+HWY_INLINE void TileKernelVecs(D d, size_t vecs, const float* HWY_RESTRICT a, size_t lda,
+                               const float* HWY_RESTRICT b, size_t ldb, size_t K,
+                               float* HWY_RESTRICT c, size_t ldc) {
+  switch (vecs) {
+    case 1:
+      TileKernel<kAccumulate, kARead, kRows, 1>(d, a, lda, b, ldb, K, c, ldc);
+      return;
+#if LOWRANK_TILE_VECS == 4
+    case 2:
+      TileKernel<kAccumulate, kARead, kRows, 2>(d, a, lda, b, ldb, K, c, ldc);
+      return;
+    case 3:
+      TileKernel<kAccumulate, kARead, kRows, 3>(d, a, lda, b, ldb, K, c, ldc);
+      return;
+#endif
+    default:
+      TileKernel<kAccumulate, kARead, kRows>(d, a, lda, b, ldb, K, c, ldc);
+  }
 }
 
 // Packs rows [0, n) of a row-major matrix X (n x k, row stride ldx, column
@@ -197,12 +238,14 @@ HWY_INLINE void PackTransposedPanels(D d, const float* HWY_RESTRICT x,
 // Packs a row-major matrix X (k x n, row stride ldx, column stride cs) into
 // panels of nr columns: out[p * k * nr + kk * nr + j] = X[kk][p * nr + j],
 // zero beyond column n. This is the B operand of plain products (P V).
+// Panels are nr columns wide: a multiple of the vector length, TileCols(d)
+// unless narrower tiles are used (PanelVecs).
 template <class D>
 HWY_INLINE void PackPanels(D d, const float* HWY_RESTRICT x, int64_t ldx,
                            int64_t cs, size_t k, size_t n,
-                           float* HWY_RESTRICT out) {
+                           float* HWY_RESTRICT out, size_t nr = 0) {
   const size_t N = hn::Lanes(d);
-  const size_t nr = TileCols(d);
+  if (nr == 0) nr = TileCols(d);
   const size_t panels = (n + nr - 1) / nr;
   if (cs == 1 && n % nr == 0) {
     // Whole panels: read X row by row (one sequential stream; panel by
