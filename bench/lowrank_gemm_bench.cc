@@ -130,8 +130,11 @@ void RegisterAll() {
       for (size_t r : {64, 128, 256}) Register(at, n, r, 64);
     }
   }
-  // Narrow heads (d = 16): most of an AVX-512 panel (64 columns) is padding.
-  for (bool at : {true, false}) Register(at, 4096, 64, 16);
+  // Narrow heads (d = 16, 32): narrower panels than the 64 columns of an
+  // AVX-512 one (GemmPanelCols).
+  for (bool at : {true, false}) {
+    for (size_t d : {16, 32}) Register(at, 4096, 64, d);
+  }
   // Square m x m products: the Nystrom pseudoinverse iterations.
   for (size_t m : {32, 64, 128, 256}) Register(false, m, m, m);
   // The Nystrom output phase per 256-row block: Q K~^T (256 x 64 . 64 x m)

@@ -92,10 +92,13 @@ void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
 
 class LowRankGemmTest : public PerIsaTest {};
 
+// d narrower than a panel takes panels of 1 to 3 vectors (GemmPanelCols):
+// with 4 lanes (SSE4, NEON, SVE128) d = 8 and 12 are 2 and 3 vectors, with 16
+// (AVX-512) d = 15, 17 and 40 are 1, 2 and 3.
 TEST_P(LowRankGemmTest, AtBEdgeShapes) {
   for (size_t n : {1, 6, 7, 255, 256, 257, 1000}) {
     for (size_t r : {1, 5, 6, 7, 64}) {
-      for (size_t d : {1, 15, 16, 17, 64, 80}) Check(true, n, r, d, n % 2 == 1);
+      for (size_t d : {1, 12, 15, 16, 17, 40, 64, 80}) Check(true, n, r, d, n % 2 == 1);
     }
   }
   // Every way the r rows split into 6- and 4-row strips (r mod 6 of 0..5;
@@ -117,7 +120,9 @@ TEST_P(LowRankGemmTest, ABEdgeShapes) {
   // where a large B is packed rather than read in place.
   for (size_t n : {1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 100}) {
     for (size_t r : {1, 7, 64, 65, 256}) {
-      for (size_t d : {1, 8, 15, 16, 17, 63, 64, 65, 80}) Check(false, n, r, d, d % 2 == 1);
+      for (size_t d : {1, 8, 12, 15, 16, 17, 40, 63, 64, 65, 80}) {
+        Check(false, n, r, d, d % 2 == 1);
+      }
     }
   }
 }
@@ -125,7 +130,7 @@ TEST_P(LowRankGemmTest, ABEdgeShapes) {
 TEST_P(LowRankGemmTest, ABPrepackedB) {
   for (size_t n : {1, 6, 7, 100}) {
     for (size_t r : {1, 7, 64}) {
-      for (size_t d : {1, 16, 17, 64, 80}) Check(false, n, r, d, n % 2 == 1, false, true);
+      for (size_t d : {1, 12, 16, 17, 64, 80}) Check(false, n, r, d, n % 2 == 1, false, true);
     }
   }
 }
@@ -180,27 +185,28 @@ TEST(GemmSelectTest, RuleFollowsMeasurements) {
   lowrank::SetGemmBackend(lowrank::GemmBackend::kAuto);
   const bool dnnl = lowrank::onednn::Available();
   // Narrow outputs and fewer than 4 rows of C: oneDNN when it is built in.
-  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 64, 16, 16), dnnl);
-  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 64, 32, 64), dnnl);
-  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 1, 256, 64, 16), dnnl);
-  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 3, 64, 16), dnnl);
+  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 64, 16), dnnl);
+  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 1, 256, 64), dnnl);
+  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 3, 64), dnnl);
+  // d = 32 on every target (the tiles narrow to the output): Highway.
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 64, 32));
   // Small squares (the pseudoinverse's) and short reductions: Highway.
-  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 32, 32, 32, 16));
-  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 1, 64, 64, 16));
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 32, 32, 32));
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 1, 64, 64));
   // d = 64, large enough: Highway.
-  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 64, 64, 16));
-  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 256, 64, 64));
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 64, 64));
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 256, 64));
   // A forced target below the best never hands its products to oneDNN.
   const std::vector<lowrank_isa_t> isas = CompiledIsas();
   for (lowrank_isa_t isa : isas) {
     if ((lowrank_isa_supported() & isa) == 0 || isa == lowrank_isa_active()) continue;
     ASSERT_EQ(lowrank_isa_force(isa), LOWRANK_OK);
-    EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 64, 16, 16));
+    EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 64, 16));
     ASSERT_EQ(lowrank_isa_force(LOWRANK_ISA_AUTO), LOWRANK_OK);
     break;
   }
   lowrank::SetGemmBackend(lowrank::GemmBackend::kHighway);
-  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 64, 16, 64));
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 64, 16));
   lowrank::SetGemmBackend(lowrank::GemmBackend::kAuto);
 }
 

@@ -186,9 +186,9 @@ HWY_INLINE void ProjectRows(D d, const FeatureMapSpec& map, size_t hk, const flo
 // the causal time at m = 256), unless the GEMM rule sends these shapes to
 // oneDNN. Returns the packed pointer or null.
 template <class D>
-HWY_INLINE const float* PackProjection(D d, const FeatureMapSpec& map, size_t hk, float* ws,
+HWY_INLINE const float* PackProjection(D /*d*/, const FeatureMapSpec& map, size_t hk, float* ws,
                                        const FeatureScratch& sc) {
-  if (map.m == 0 || PreferOnednn(GemmOp::kAB, kFeatureBlock, map.d, map.m, TileCols(d))) {
+  if (map.m == 0 || PreferOnednn(GemmOp::kAB, kFeatureBlock, map.d, map.m)) {
     return nullptr;
   }
   PackGemmB(map.WtOf(hk), map.m, map.d, map.m, ws + sc.wtp);

@@ -60,11 +60,14 @@ GemmBackend GetGemmBackend() {
 // Highway kernels, with no per-call overhead, stay.
 //
 // Where oneDNN does win, clearly:
-//   - narrow outputs. The panels are nr columns wide (16 on AVX2, 64 on
-//     AVX-512); d = 16 pads an AVX-512 panel 4x: n = 4096, r = 64, d = 16
-//     took 235 / 190 us (AtB / AB) on AVX3 against oneDNN's 70 / 61 us, and
-//     even unpadded AVX2 took 85 / 79 us. So d < 32 or 2 d <= nr goes to
-//     oneDNN;
+//   - outputs narrower than 32 columns. n = 4096, r = 64, d = 16 takes 82 /
+//     71-80 us (AtB / AB) on AVX3, 95-109 / 81-91 us on AVX2, against
+//     oneDNN's 72-79 / 69-71 us. (Before the tiles narrowed to the output,
+//     GemmPanelCols, AVX3 padded d = 16 to a 64-column panel and took 264 /
+//     216 us; d = 32, then also sent to oneDNN, now runs at oneDNN's speed:
+//     129-140 / 110-124 us against 114-177 / 113-119 us, and the m = 32
+//     squares of the pseudoinverse at 0.48 / 0.59 us against 0.80 us.) So
+//     d < 32 goes to oneDNN;
 //   - fewer than 4 rows of C: the smallest tile has 4 rows, so one row costs
 //     4 rows' work (n = 1, r = 256, d = 64 A B: 1.5 us against 0.6 us).
 //     Tiny products otherwise stay: since B is read in place when small and
@@ -72,13 +75,13 @@ GemmBackend GetGemmBackend() {
 //     0.66 us (A^T B) on AVX2 against oneDNN's 0.79 and 0.78 us, n = 4,
 //     r = d = 64 0.31 against 0.50 us (an earlier rule sent every product
 //     with n r d <= 32^3 to oneDNN).
-bool PreferOnednn(GemmOp op, size_t n, size_t r, size_t d, size_t nr) {
+bool PreferOnednn(GemmOp op, size_t n, size_t r, size_t d) {
   const GemmBackend backend = GetGemmBackend();
   if (backend == GemmBackend::kHighway || !onednn::Available()) return false;
   if (backend == GemmBackend::kOnednn) return true;
   if (!IsaIsBest()) return false;
   const size_t c_rows = op == GemmOp::kAtB ? r : n;
-  return d < 32 || 2 * d <= nr || c_rows < 4;
+  return d < 32 || c_rows < 4;
 }
 
 bool OnednnGemm(GemmOp op, const GemmArgs& g) {

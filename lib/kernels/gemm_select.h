@@ -19,12 +19,11 @@ enum class GemmBackend { kAuto, kHighway, kOnednn };
 void SetGemmBackend(GemmBackend backend);
 GemmBackend GetGemmBackend();
 
-// True if the call (shape as in GemmArgs; nr = panel width of the active
-// Highway target) should run on oneDNN: oneDNN is
+// True if the call (shape as in GemmArgs) should run on oneDNN: oneDNN is
 // built in, the Highway target in use is the CPU's best (a forced lower
 // target must not have its products run on oneDNN's wider ISA, or per-ISA
 // benchmarks would lie), and the shape is one where oneDNN measured faster.
-bool PreferOnednn(GemmOp op, size_t n, size_t r, size_t d, size_t nr);
+bool PreferOnednn(GemmOp op, size_t n, size_t r, size_t d);
 
 // The product on oneDNN, single-threaded in the calling thread (safe inside
 // lowrank's own worker threads: no nested OpenMP team). False if oneDNN is
