@@ -145,8 +145,10 @@ TEST_P(FeatureMapTest, MapsMatchReference) {
         RunAndCheck(c);
       }
       c.m = 16;
+      // d_v of 12, 20 and 33: P V tiles of 2 or 3 vectors on 4-, 8- and
+      // 16-lane targets (PanelVecs).
       for (int64_t d : {1, 3, 64}) {
-        c.d = d, c.d_v = d == 64 ? 33 : 1;
+        c.d = d, c.d_v = d == 64 ? 33 : (d == 3 ? 12 : 20);
         RunAndCheck(c);
       }
     }

@@ -455,19 +455,21 @@ HWY_INLINE void CausalPartialKeys(D d, const FeatureMapSpec& map, size_t rows, s
       den[s0 + r] += add;
     }
     // out rows += P strip (6 x need) V[0, need): panel q of the packed
-    // values starts at vp + q * cp; its first `need` rows are those keys.
-    for (size_t q = 0; q < dv; q += nr) {
+    // values (nr_v columns, PanelVecs) starts at vp + q * cp; its first
+    // `need` rows are those keys.
+    const size_t vecs_v = PanelVecs(d, dv), nr_v = vecs_v * hn::Lanes(d);
+    for (size_t q = 0; q < dv; q += nr_v) {
       float* o = out + s0 * so + q;
-      const size_t cols = std::min(nr, dv - q);
-      if (srows == kTileRows && cols == nr) {
-        TileKernel<true, ARead::kRows>(d, ps, ldp, vp + q * cp, nr, need, o, so);
+      const size_t cols = std::min(nr_v, dv - q);
+      if (srows == kTileRows && cols == nr_v) {
+        TileKernelVecs<true, ARead::kRows>(d, vecs_v, ps, ldp, vp + q * cp, nr_v, need, o, so);
         continue;
       }
       // Edge tile through ct: only existing output entries are touched.
-      std::fill(ct, ct + kTileRows * nr, 0.0f);
-      for (size_t r = 0; r < srows; ++r) std::copy(o + r * so, o + r * so + cols, ct + r * nr);
-      TileKernel<true, ARead::kRows>(d, ps, ldp, vp + q * cp, nr, need, ct, nr);
-      for (size_t r = 0; r < srows; ++r) std::copy(ct + r * nr, ct + r * nr + cols, o + r * so);
+      std::fill(ct, ct + kTileRows * nr_v, 0.0f);
+      for (size_t r = 0; r < srows; ++r) std::copy(o + r * so, o + r * so + cols, ct + r * nr_v);
+      TileKernelVecs<true, ARead::kRows>(d, vecs_v, ps, ldp, vp + q * cp, nr_v, need, ct, nr_v);
+      for (size_t r = 0; r < srows; ++r) std::copy(ct + r * nr_v, ct + r * nr_v + cols, o + r * so);
     }
   }
 }
@@ -523,7 +525,7 @@ HWY_INLINE void CausalHead(D d, const FeatureMapArgs& a, size_t b, size_t hk, fl
       // query head of the group.
       PackTransposedPanels(d, ws + sc.g, static_cast<int64_t>(F), 1, cp, F, ws + sc.gt);
       PackPanels(d, kvh.v + static_cast<int64_t>(first) * a.v_strides.seq, a.v_strides.seq, 1,
-                 cp, dv, ws + sc.vp);
+                 cp, dv, ws + sc.vp, PanelVecs(d, dv) * hn::Lanes(d));
     }
     for (size_t h = hk * group; h < (hk + 1) * group; ++h) {
       const AttentionIo::Head hd = a.At(b, h, hk);

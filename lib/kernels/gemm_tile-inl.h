@@ -212,6 +212,11 @@ HWY_INLINE void TileKernelVecs(D d, size_t vecs, const float* HWY_RESTRICT a, si
 // stride cs) transposed into panels of nr columns: panel p holds
 // out[p * k * nr + kk * nr + j] = X[p * nr + j][kk]; columns j >= n of the
 // last panel are zero. This is the B operand of X^T products (Q K^T).
+// Written row by row of the panel (kk outer): consecutive stores, and the
+// zero columns are one contiguous fill per row. Column by column, every
+// store went to another cache line (nr floats apart): with a 36-key causal
+// chunk on AVX-512 (nr = 64, 28 zero columns) the packing took 40% of the
+// causal feature-map kernel.
 template <class D>
 HWY_INLINE void PackTransposedPanels(D d, const float* HWY_RESTRICT x,
                                      int64_t ldx, int64_t cs, size_t n,
@@ -221,16 +226,12 @@ HWY_INLINE void PackTransposedPanels(D d, const float* HWY_RESTRICT x,
   for (size_t p = 0; p < panels; ++p) {
     float* HWY_RESTRICT panel = out + p * k * nr;
     const size_t j_end = n - p * nr < nr ? n - p * nr : nr;
-    for (size_t j = 0; j < j_end; ++j) {
-      const float* HWY_RESTRICT row = x + static_cast<int64_t>(p * nr + j) * ldx;
-      if (cs == 1) {
-        for (size_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = row[kk];
-      } else {
-        for (size_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = row[kk * cs];
-      }
-    }
-    for (size_t j = j_end; j < nr; ++j) {
-      for (size_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = 0.0f;
+    const float* HWY_RESTRICT x0 = x + static_cast<int64_t>(p * nr) * ldx;
+    for (size_t kk = 0; kk < k; ++kk) {
+      float* HWY_RESTRICT dst = panel + kk * nr;
+      const float* HWY_RESTRICT src = x0 + static_cast<int64_t>(kk) * cs;
+      for (size_t j = 0; j < j_end; ++j) dst[j] = src[static_cast<int64_t>(j) * ldx];
+      for (size_t j = j_end; j < nr; ++j) dst[j] = 0.0f;
     }
   }
 }
