@@ -135,6 +135,14 @@ void RegisterAll() {
   for (bool at : {true, false}) {
     for (size_t d : {16, 32}) Register(at, 4096, 64, d);
   }
+  // Per-chunk products at d = 16 of the causal feature maps: the state
+  // updates phi(K_c)^T V_c (A^T B over a chunk of up to 64 keys) and the
+  // outputs phi(Q_c) S (A B with up to 64 rows).
+  for (bool at : {true, false}) {
+    for (size_t n : {36, 64, 256}) {
+      for (size_t r : {64, 256}) Register(at, n, r, 16);
+    }
+  }
   // Square m x m products: the Nystrom pseudoinverse iterations.
   for (size_t m : {32, 64, 128, 256}) Register(false, m, m, m);
   // The Nystrom output phase per 256-row block: Q K~^T (256 x 64 . 64 x m)

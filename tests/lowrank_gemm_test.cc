@@ -188,6 +188,10 @@ TEST(GemmSelectTest, RuleFollowsMeasurements) {
   EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 4096, 64, 16), dnnl);
   EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 1, 256, 64), dnnl);
   EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 3, 64), dnnl);
+  EXPECT_EQ(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 256, 64, 16), dnnl);
+  // ... but not products with n <= 64 (one block) of a narrow output.
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 64, 256, 16));
+  EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAB, 36, 64, 16));
   // d = 32 on every target (the tiles narrow to the output): Highway.
   EXPECT_FALSE(lowrank::PreferOnednn(lowrank::GemmOp::kAtB, 4096, 64, 32));
   // Small squares (the pseudoinverse's) and short reductions: Highway.

@@ -67,7 +67,15 @@ GemmBackend GetGemmBackend() {
 //     216 us; d = 32, then also sent to oneDNN, now runs at oneDNN's speed:
 //     129-140 / 110-124 us against 114-177 / 113-119 us, and the m = 32
 //     squares of the pseudoinverse at 0.48 / 0.59 us against 0.80 us.) So
-//     d < 32 goes to oneDNN;
+//     d < 32 goes to oneDNN, except products with n <= kGemmKc = 64 (A^T B
+//     over one block, A B with at most 64 rows: the causal feature maps'
+//     per-chunk state updates and outputs), where oneDNN's per-call cost is
+//     not repaid. d = 16, r = 64, n = 36 / 64: A^T B 0.66 / 1.11 us on AVX3
+//     and 0.77 / 1.30 us on AVX2 against oneDNN's 0.92 / 1.42 us, A B 0.68 /
+//     1.21 and 0.75 / 1.35 us against 0.93 / 1.49 us (r = 256: Highway equal
+//     or up to 11% faster); at n = 256 oneDNN is up to 10% faster
+//     (favor-causal, d = 16, m = 64, AVX3: 1.24 ms with the per-chunk
+//     products on oneDNN, 0.86 ms without);
 //   - fewer than 4 rows of C: the smallest tile has 4 rows, so one row costs
 //     4 rows' work (n = 1, r = 256, d = 64 A B: 1.5 us against 0.6 us).
 //     Tiny products otherwise stay: since B is read in place when small and
@@ -81,7 +89,7 @@ bool PreferOnednn(GemmOp op, size_t n, size_t r, size_t d) {
   if (backend == GemmBackend::kOnednn) return true;
   if (!IsaIsBest()) return false;
   const size_t c_rows = op == GemmOp::kAtB ? r : n;
-  return d < 32 || c_rows < 4;
+  return (d < 32 && n > kGemmKc) || c_rows < 4;
 }
 
 bool OnednnGemm(GemmOp op, const GemmArgs& g) {
