@@ -97,6 +97,9 @@ class LowRankGemmTest : public PerIsaTest {};
 // (AVX-512) d = 15, 17 and 40 are 1, 2 and 3.
 TEST_P(LowRankGemmTest, AtBEdgeShapes) {
   for (size_t n : {1, 6, 7, 255, 256, 257, 1000}) {
+    // Under qemu n = 1000 adds nothing 255-257 do not cover (several blocks,
+    // the next one prefetched) but a third of the time.
+    if (n == 1000 && Emulated()) continue;
     for (size_t r : {1, 5, 6, 7, 64}) {
       for (size_t d : {1, 12, 15, 16, 17, 40, 64, 80}) Check(true, n, r, d, n % 2 == 1);
     }
