@@ -418,8 +418,8 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
     // Panels of nr_v columns: narrower than the query panels for small d_v
     // (d_v = 16 on AVX-512: one vector, not a 64-column panel of which 48
     // columns are padding; 1.9x faster there).
-    const size_t pv_vecs = PanelVecs(d, a.d_v);
-    const size_t nr_v = pv_vecs * N;
+    const size_t nr_v = PanelCols(d, a.d_v);
+    const size_t pv_vecs = nr_v / N;
     if (!v_in_place) {
       PackPanels(d, vb, a.v_strides.seq, a.v_strides.dim, kb, a.d_v, vp, nr_v);
       ldb = nr_v;
@@ -473,7 +473,7 @@ size_t PanelWidthImpl() { return TileCols(hn::ScalableTag<float>()); }
 
 HWY_NOINLINE void ExactAttentionImpl(const ExactAttentionArgs& a) {
   const hn::ScalableTag<float> d;
-  const ExactLayout lay = MakeExactLayout(TileCols(d), PanelVecs(d, a.d_v) * hn::Lanes(d),
+  const ExactLayout lay = MakeExactLayout(TileCols(d), PanelCols(d, a.d_v),
                                           a.block_q, a.block_k, a.d_qk, a.d_v);
   const size_t q_blocks = (a.q_len + a.block_q - 1) / a.block_q;
   const size_t chunks = a.batch * a.q_heads * q_blocks;

@@ -53,7 +53,7 @@ struct ExactLayout {
   size_t total;
 };
 // nr: the query panel width (TileCols); nr_v <= nr: the V and O panel width
-// (PanelVecs(d_v) vectors: narrower than nr for small d_v).
+// (PanelCols(d_v) columns: narrower than nr for small d_v).
 inline ExactLayout MakeExactLayout(size_t nr, size_t nr_v, size_t block_q, size_t block_k,
                                    size_t d_qk, size_t d_v) {
   constexpr size_t kRows = 6;  // kTileRows of gemm_tile-inl.h

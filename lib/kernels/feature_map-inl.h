@@ -457,7 +457,7 @@ HWY_INLINE void CausalPartialKeys(D d, const FeatureMapSpec& map, size_t rows, s
     // out rows += P strip (6 x need) V[0, need): panel q of the packed
     // values (nr_v columns, PanelVecs) starts at vp + q * cp; its first
     // `need` rows are those keys.
-    const size_t vecs_v = PanelVecs(d, dv), nr_v = vecs_v * hn::Lanes(d);
+    const size_t nr_v = PanelCols(d, dv), vecs_v = nr_v / hn::Lanes(d);
     for (size_t q = 0; q < dv; q += nr_v) {
       float* o = out + s0 * so + q;
       const size_t cols = std::min(nr_v, dv - q);
@@ -525,7 +525,7 @@ HWY_INLINE void CausalHead(D d, const FeatureMapArgs& a, size_t b, size_t hk, fl
       // query head of the group.
       PackTransposedPanels(d, ws + sc.g, static_cast<int64_t>(F), 1, cp, F, ws + sc.gt);
       PackPanels(d, kvh.v + static_cast<int64_t>(first) * a.v_strides.seq, a.v_strides.seq, 1,
-                 cp, dv, ws + sc.vp, PanelVecs(d, dv) * hn::Lanes(d));
+                 cp, dv, ws + sc.vp, PanelCols(d, dv));
     }
     for (size_t h = hk * group; h < (hk + 1) * group; ++h) {
       const AttentionIo::Head hd = a.At(b, h, hk);

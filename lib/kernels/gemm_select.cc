@@ -62,8 +62,8 @@ GemmBackend GetGemmBackend() {
 // Where oneDNN does win, clearly:
 //   - outputs narrower than 32 columns. n = 4096, r = 64, d = 16 takes 82 /
 //     71-80 us (AtB / AB) on AVX3, 95-109 / 81-91 us on AVX2, against
-//     oneDNN's 72-79 / 69-71 us. (Before the tiles narrowed to the output,
-//     GemmPanelCols, AVX3 padded d = 16 to a 64-column panel and took 264 /
+//     oneDNN's 72-79 / 69-71 us. (Before the tiles narrowed to the output
+//     (PanelCols), AVX3 padded d = 16 to a 64-column panel and took 264 /
 //     216 us; d = 32, then also sent to oneDNN, now runs at oneDNN's speed:
 //     129-140 / 110-124 us against 114-177 / 113-119 us, and the m = 32
 //     squares of the pseudoinverse at 0.48 / 0.59 us against 0.80 us.) So

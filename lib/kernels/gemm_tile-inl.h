@@ -61,6 +61,15 @@ HWY_INLINE size_t PanelVecs(D d, size_t cols) {
   return vecs < kTileVecs ? (vecs == 0 ? 1 : vecs) : kTileVecs;
 }
 
+// Panel width in columns for an output of `cols` columns: PanelVecs
+// vectors, so that d = 16 on AVX-512 computes one vector per row, not a
+// 64-column panel (the low-rank GEMMs' B and C, exact attention's V and
+// O_acc, the causal feature maps' values).
+template <class D>
+HWY_INLINE size_t PanelCols(D d, size_t cols) {
+  return PanelVecs(d, cols) * hn::Lanes(d);
+}
+
 // How the tile kernel reads its A operand (kTileRows rows x K).
 enum class ARead {
   // Six row pointers a + r * lda, element k at a_r[k]: a row-major matrix

@@ -79,18 +79,10 @@ HWY_INLINE void TileAnyRows(D d, bool accumulate, size_t rows, size_t vecs,
   }
 }
 
-// Panel width of the GEMMs' B and C for d output columns: PanelVecs(d)
-// vectors, so that d = 16 on AVX-512 computes one vector per row, not a
-// 64-column panel (AtB and AB 2.7x / 2.4x faster there at n = 4096, r = 64).
-template <class D>
-HWY_INLINE size_t GemmPanelCols(D d, size_t cols) {
-  return PanelVecs(d, cols) * hn::Lanes(d);
-}
-
 // inline: also included by factors-inl.h (one definition across TUs).
 inline HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
-  const size_t nr = GemmPanelCols(d, g.d), vecs = nr / hn::Lanes(d);
+  const size_t nr = PanelCols(d, g.d), vecs = nr / hn::Lanes(d);
   const AtBLayout lay = MakeAtBLayout(nr, g.r, g.d);
   float* HWY_RESTRICT bp = g.workspace + lay.bp;
   float* HWY_RESTRICT at = g.workspace + lay.at;
@@ -184,7 +176,7 @@ constexpr size_t kInPlaceBMaxRows = 4 * kTileRows;
 
 inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
-  const size_t nr = GemmPanelCols(d, g.d), vecs = nr / hn::Lanes(d);
+  const size_t nr = PanelCols(d, g.d), vecs = nr / hn::Lanes(d);
   const ABLayout lay = MakeABLayout(nr, g.r, g.d);
   float* HWY_RESTRICT at = g.workspace + lay.at;
   float* HWY_RESTRICT ct = g.workspace + lay.ct;
@@ -243,7 +235,7 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
 // Packs B (r x d, row stride ldb) for GemmArgs::packed_b on this target.
 inline void PackGemmB(const float* b, size_t ldb, size_t r, size_t dcols, float* out) {
   const hn::ScalableTag<float> d;
-  PackPanels(d, b, static_cast<int64_t>(ldb), 1, r, dcols, out, GemmPanelCols(d, dcols));
+  PackPanels(d, b, static_cast<int64_t>(ldb), 1, r, dcols, out, PanelCols(d, dcols));
 }
 
 // What the methods call: oneDNN where gemm_select.cc's measured rule says it
