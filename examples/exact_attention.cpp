@@ -9,7 +9,7 @@
 #include "lowrank/lowrank.hpp"
 
 int main() {
-  const int64_t B = 1, Hq = 8, Hkv = 2, N = 300, D = 64;
+  const int64_t B = 1, Hq = 8, Hkv = 2, N = 128, D = 64;
   const auto q = lowrank::TensorDesc::BHSD(B, Hq, N, D);
   const auto kv = lowrank::TensorDesc::BHSD(B, Hkv, N, D);
   std::vector<float> qd(B * Hq * N * D), kd(B * Hkv * N * D), vd(kd.size());

@@ -113,7 +113,15 @@ std::vector<double> ReferenceFeatureMap(const AttentionProblem& p, const Feature
         run = std::max(run, k.rmax[static_cast<size_t>(j)]);
         pmax[static_cast<size_t>(j)] = Exponential(o.map) ? run : 0.0;
       }
-      std::vector<double> phq(static_cast<size_t>(F)), phk(static_cast<size_t>(F));
+      // Key features, each with the max when it was inserted (causal) or the
+      // global one: mapped once per key, not once per (query, key) pair.
+      std::vector<double> phk_all(static_cast<size_t>(std::max<int64_t>(valid, 0) * F));
+      for (int64_t j = 0; j < valid; ++j) {
+        const double cj = p.causal ? pmax[static_cast<size_t>(j)] : pmax[static_cast<size_t>(valid - 1)];
+        MapRow(o, &p.k_data[Offset(p.k, b, hk, j, 0)], d, sqrt_s, &k.u[static_cast<size_t>(j * std::max<int64_t>(o.m, 1))],
+               k.h[static_cast<size_t>(j)], cj, &phk_all[static_cast<size_t>(j * F)]);
+      }
+      std::vector<double> phq(static_cast<size_t>(F));
       for (int64_t i = 0; i < Nq; ++i) {
         MapRow(o, &p.q_data[Offset(p.q, b, h, i, 0)], d, sqrt_s, &q.u[static_cast<size_t>(i * std::max<int64_t>(o.m, 1))],
                q.h[static_cast<size_t>(i)], q.rmax[static_cast<size_t>(i)], phq.data());
@@ -122,14 +130,16 @@ std::vector<double> ReferenceFeatureMap(const AttentionProblem& p, const Feature
         const double ci = visible > 0 ? pmax[static_cast<size_t>((p.causal ? visible : valid) - 1)] : 0.0;
         double den = 0.0;
         std::vector<double> num(static_cast<size_t>(Dv), 0.0);
+        // exp(cj - ci) changes only where the prefix max does (each call
+        // is slow under qemu, the tests' arm64 runs).
+        double c_last = ci, rescale = 1.0;
         for (int64_t j = 0; j < visible; ++j) {
           // Key j inserted with the max then (causal) or the global one.
           const double cj = p.causal ? pmax[static_cast<size_t>(j)] : ci;
-          MapRow(o, &p.k_data[Offset(p.k, b, hk, j, 0)], d, sqrt_s, &k.u[static_cast<size_t>(j * std::max<int64_t>(o.m, 1))],
-                 k.h[static_cast<size_t>(j)], cj, phk.data());
-          const double rescale = Exponential(o.map) ? std::exp(cj - ci) : 1.0;
+          const double* phk = &phk_all[static_cast<size_t>(j * F)];
+          if (Exponential(o.map) && cj != c_last) rescale = std::exp(cj - ci), c_last = cj;
           double wgt = 0.0;
-          for (int64_t f = 0; f < F; ++f) wgt += phq[static_cast<size_t>(f)] * phk[static_cast<size_t>(f)];
+          for (int64_t f = 0; f < F; ++f) wgt += phq[static_cast<size_t>(f)] * phk[f];
           wgt *= rescale;
           den += wgt;
           for (int64_t c = 0; c < Dv; ++c) num[static_cast<size_t>(c)] += wgt * p.v_data[Offset(p.v, b, hk, j, c)];

@@ -12,24 +12,33 @@ std::vector<double> ReferenceAttention(const AttentionProblem& p,
   const int64_t Nq = p.q.seq, Nk = p.k.seq, D = p.q.dim, Dv = p.v.dim;
   std::vector<double> out(static_cast<size_t>(B * Hq * Nq * Dv), 0.0);
   std::vector<double> logits(static_cast<size_t>(Nk));
+  // One head's K and V and one query row, converted to double once (the
+  // tests run this under qemu too, where every conversion is a call).
+  std::vector<double> kh(static_cast<size_t>(Nk * D)), vh(static_cast<size_t>(Nk * Dv)),
+      qi(static_cast<size_t>(D));
   double worst_dot = 0.0;
   for (int64_t b = 0; b < B; ++b) {
     const int64_t valid = p.key_lengths ? p.key_lengths[b] : Nk;
     for (int64_t h = 0; h < Hq; ++h) {
       const int64_t hk = h * Hkv / Hq;
+      for (int64_t j = 0; j < Nk; ++j) {
+        for (int64_t c = 0; c < D; ++c) kh[static_cast<size_t>(j * D + c)] = p.k_data[Offset(p.k, b, hk, j, c)];
+        for (int64_t c = 0; c < Dv; ++c) vh[static_cast<size_t>(j * Dv + c)] = p.v_data[Offset(p.v, b, hk, j, c)];
+      }
       for (int64_t i = 0; i < Nq; ++i) {
         int64_t visible = valid;
         if (p.causal) visible = std::min(visible, std::max<int64_t>(0, i + 1 + Nk - Nq));
         double* o = &out[static_cast<size_t>(((b * Hq + h) * Nq + i) * Dv)];
         if (visible <= 0) continue;
+        for (int64_t c = 0; c < D; ++c) qi[static_cast<size_t>(c)] = p.q_data[Offset(p.q, b, h, i, c)];
         double mx = -INFINITY;
         for (int64_t j = 0; j < visible; ++j) {
+          const double* kj = &kh[static_cast<size_t>(j * D)];
           double dot = 0.0, abs_dot = 0.0;
           for (int64_t c = 0; c < D; ++c) {
-            const double x = p.q_data[Offset(p.q, b, h, i, c)];
-            const double y = p.k_data[Offset(p.k, b, hk, j, c)];
-            dot += x * y;
-            abs_dot += std::fabs(x * y);
+            const double xy = qi[static_cast<size_t>(c)] * kj[c];
+            dot += xy;
+            abs_dot += std::fabs(xy);
           }
           worst_dot = std::max(worst_dot, abs_dot);
           logits[static_cast<size_t>(j)] = p.scale * dot;
@@ -42,7 +51,8 @@ std::vector<double> ReferenceAttention(const AttentionProblem& p,
         }
         for (int64_t j = 0; j < visible; ++j) {
           const double w = logits[static_cast<size_t>(j)] / sum;
-          for (int64_t c = 0; c < Dv; ++c) o[c] += w * p.v_data[Offset(p.v, b, hk, j, c)];
+          const double* vj = &vh[static_cast<size_t>(j * Dv)];
+          for (int64_t c = 0; c < Dv; ++c) o[c] += w * vj[c];
         }
       }
     }
