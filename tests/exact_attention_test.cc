@@ -205,10 +205,12 @@ TEST_P(ExactAttentionTest, HeadDims) {
     RunCase(c);
   }
   // d_qk and d_v independent. d_v narrower than a panel takes tiles of 1 to
-  // 3 vectors (PanelVecs): 12 is 3 vectors of 4 lanes (SSE4, NEON, SVE128),
+  // 3 vectors (PanelCols): 12 is 3 vectors of 4 lanes (SSE4, NEON, SVE128),
   // 24 is 3 of 8 (AVX2, SVE256), 40 (StridedAndMisalignedViews) 3 of 16.
+  // The last panel is only as wide as its columns (PanelWidthAt): 80 and 70
+  // are 64 + 16 on AVX-512, 70 is 4 x 16 + 8 on AVX2.
   for (auto [dq, dv] : {std::pair<int64_t, int64_t>{64, 1}, {3, 80}, {256, 17}, {16, 256},
-                        {8, 12}, {32, 24}}) {
+                        {8, 12}, {32, 24}, {8, 70}}) {
     Case c;
     c.q_len = 40, c.kv_len = 270;
     c.d_qk = dq, c.d_v = dv;

@@ -146,9 +146,10 @@ TEST_P(FeatureMapTest, MapsMatchReference) {
       }
       c.m = 16;
       // d_v of 12, 20 and 33: P V tiles of 2 or 3 vectors on 4-, 8- and
-      // 16-lane targets (PanelVecs).
-      for (int64_t d : {1, 3, 64}) {
-        c.d = d, c.d_v = d == 64 ? 33 : (d == 3 ? 12 : 20);
+      // 16-lane targets (PanelCols); 70: a last panel narrower than the
+      // others (PanelWidthAt: 16 + 8 wide on AVX2, 64 + 16 on AVX-512).
+      for (int64_t d : {1, 3, 64, 8}) {
+        c.d = d, c.d_v = d == 64 ? 33 : (d == 3 ? 12 : (d == 8 ? 70 : 20));
         RunAndCheck(c);
       }
     }

@@ -417,13 +417,10 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
     size_t ldb = static_cast<size_t>(a.v_strides.seq);
     // Panels of nr_v columns: narrower than the query panels for small d_v
     // (d_v = 16 on AVX-512: one vector, not a 64-column panel of which 48
-    // columns are padding; 1.9x faster there).
+    // columns are padding; 1.9x faster there), and the last panel only as
+    // wide as its columns (PanelWidthAt: d_v = 80 on AVX-512 is 64 + 16).
     const size_t nr_v = PanelCols(d, a.d_v);
-    const size_t pv_vecs = nr_v / N;
-    if (!v_in_place) {
-      PackPanels(d, vb, a.v_strides.seq, a.v_strides.dim, kb, a.d_v, vp, nr_v);
-      ldb = nr_v;
-    }
+    if (!v_in_place) PackPanels(d, vb, a.v_strides.seq, a.v_strides.dim, kb, a.d_v, vp, nr_v);
     // In the last block, the query rows of the next chunk of this head are
     // prefetched, a few per strip of the first panel: with few keys (a
     // Linformer's k projected keys) a chunk is short, and its query block,
@@ -433,8 +430,10 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
     const size_t next_rows = last && next_first < a.q_len ? std::min(rows, a.q_len - next_first) : 0;
     const size_t pf_per_strip = (next_rows + rows6 / kTileRows - 1) / (rows6 / kTileRows);
     size_t pf_row = 0;
-    for (size_t p = 0; p < lay.dv_pad; p += nr_v) {
+    for (size_t p = 0; p < a.d_v; p += nr_v) {
+      const size_t w = PanelWidthAt(d, a.d_v, nr_v, p);
       const float* bpanel = v_in_place ? vb + p : vp + p * kb;
+      if (!v_in_place) ldb = w;
       for (size_t r = 0; r < rows6; r += kTileRows) {
         if (pf_row < next_rows) {
           for (size_t t = 0; t < pf_per_strip && pf_row < next_rows; ++t, ++pf_row) {
@@ -442,7 +441,7 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
             PrefetchRow(qr, dqk);
           }
         }
-        TileKernelVecs<true, ARead::kColumns>(d, pv_vecs, st + r, width, bpanel, ldb, kb,
+        TileKernelVecs<true, ARead::kColumns>(d, w / N, st + r, width, bpanel, ldb, kb,
                                               oacc + r * lay.dv_pad + p, lay.dv_pad);
       }
     }

@@ -455,21 +455,22 @@ HWY_INLINE void CausalPartialKeys(D d, const FeatureMapSpec& map, size_t rows, s
       den[s0 + r] += add;
     }
     // out rows += P strip (6 x need) V[0, need): panel q of the packed
-    // values (nr_v columns, PanelVecs) starts at vp + q * cp; its first
-    // `need` rows are those keys.
-    const size_t nr_v = PanelCols(d, dv), vecs_v = nr_v / hn::Lanes(d);
+    // values (nr_v = PanelCols columns, the last one w = PanelWidthAt)
+    // starts at vp + q * cp; its first `need` rows are those keys.
+    const size_t nr_v = PanelCols(d, dv);
     for (size_t q = 0; q < dv; q += nr_v) {
       float* o = out + s0 * so + q;
+      const size_t w = PanelWidthAt(d, dv, nr_v, q), vecs = w / hn::Lanes(d);
       const size_t cols = std::min(nr_v, dv - q);
-      if (srows == kTileRows && cols == nr_v) {
-        TileKernelVecs<true, ARead::kRows>(d, vecs_v, ps, ldp, vp + q * cp, nr_v, need, o, so);
+      if (srows == kTileRows && cols == w) {
+        TileKernelVecs<true, ARead::kRows>(d, vecs, ps, ldp, vp + q * cp, w, need, o, so);
         continue;
       }
       // Edge tile through ct: only existing output entries are touched.
-      std::fill(ct, ct + kTileRows * nr_v, 0.0f);
-      for (size_t r = 0; r < srows; ++r) std::copy(o + r * so, o + r * so + cols, ct + r * nr_v);
-      TileKernelVecs<true, ARead::kRows>(d, vecs_v, ps, ldp, vp + q * cp, nr_v, need, ct, nr_v);
-      for (size_t r = 0; r < srows; ++r) std::copy(ct + r * nr_v, ct + r * nr_v + cols, o + r * so);
+      std::fill(ct, ct + kTileRows * w, 0.0f);
+      for (size_t r = 0; r < srows; ++r) std::copy(o + r * so, o + r * so + cols, ct + r * w);
+      TileKernelVecs<true, ARead::kRows>(d, vecs, ps, ldp, vp + q * cp, w, need, ct, w);
+      for (size_t r = 0; r < srows; ++r) std::copy(ct + r * w, ct + r * w + cols, o + r * so);
     }
   }
 }

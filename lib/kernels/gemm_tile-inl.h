@@ -70,6 +70,18 @@ HWY_INLINE size_t PanelCols(D d, size_t cols) {
   return PanelVecs(d, cols) * hn::Lanes(d);
 }
 
+// Width of the panel that starts at column c0 < cols when `cols` columns are
+// packed in panels of nr: nr, except the last panel, which is only as wide
+// as its columns rounded up to whole vectors. d = 80 on AVX-512 is a
+// 64-column panel and a 16-column one, not two of 64 (48 of them padding).
+// Panel p * nr starts at p * nr * rows in every packed buffer either way.
+template <class D>
+HWY_INLINE size_t PanelWidthAt(D d, size_t cols, size_t nr, size_t c0) {
+  const size_t N = hn::Lanes(d);
+  const size_t rest = (cols - c0 + N - 1) / N * N;
+  return rest < nr ? rest : nr;
+}
+
 // How the tile kernel reads its A operand (kTileRows rows x K).
 enum class ARead {
   // Six row pointers a + r * lda, element k at a_r[k]: a row-major matrix
@@ -246,10 +258,10 @@ HWY_INLINE void PackTransposedPanels(D d, const float* HWY_RESTRICT x,
 }
 
 // Packs a row-major matrix X (k x n, row stride ldx, column stride cs) into
-// panels of nr columns: out[p * k * nr + kk * nr + j] = X[kk][p * nr + j],
-// zero beyond column n. This is the B operand of plain products (P V).
-// Panels are nr columns wide: a multiple of the vector length, TileCols(d)
-// unless narrower tiles are used (PanelVecs).
+// panels of nr columns, the last one w = PanelWidthAt(d, n, nr, p * nr)
+// wide: out[p * k * nr + kk * w + j] = X[kk][p * nr + j], zero beyond column
+// n. This is the B operand of plain products (P V). nr is a multiple of the
+// vector length, TileCols(d) unless narrower tiles are used (PanelCols).
 template <class D>
 HWY_INLINE void PackPanels(D d, const float* HWY_RESTRICT x, int64_t ldx,
                            int64_t cs, size_t k, size_t n,
@@ -276,9 +288,10 @@ HWY_INLINE void PackPanels(D d, const float* HWY_RESTRICT x, int64_t ldx,
     float* HWY_RESTRICT panel = out + p * k * nr;
     const size_t c0 = p * nr;
     const size_t cols = n - c0 < nr ? n - c0 : nr;
+    const size_t w = PanelWidthAt(d, n, nr, c0);
     for (size_t kk = 0; kk < k; ++kk) {
       const float* HWY_RESTRICT row = x + static_cast<int64_t>(kk) * ldx;
-      float* HWY_RESTRICT dst = panel + kk * nr;
+      float* HWY_RESTRICT dst = panel + kk * w;
       size_t j = 0;
       if (cs == 1) {
         for (; j + N <= cols; j += N) {
@@ -288,7 +301,7 @@ HWY_INLINE void PackPanels(D d, const float* HWY_RESTRICT x, int64_t ldx,
       } else {
         for (; j < cols; ++j) dst[j] = row[static_cast<int64_t>(c0 + j) * cs];
       }
-      for (; j < nr; ++j) dst[j] = 0.0f;
+      for (; j < w; ++j) dst[j] = 0.0f;
     }
   }
 }

@@ -82,7 +82,7 @@ HWY_INLINE void TileAnyRows(D d, bool accumulate, size_t rows, size_t vecs,
 // inline: also included by factors-inl.h (one definition across TUs).
 inline HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
-  const size_t nr = PanelCols(d, g.d), vecs = nr / hn::Lanes(d);
+  const size_t nr = PanelCols(d, g.d);
   const AtBLayout lay = MakeAtBLayout(nr, g.r, g.d);
   float* HWY_RESTRICT bp = g.workspace + lay.bp;
   float* HWY_RESTRICT at = g.workspace + lay.at;
@@ -140,9 +140,10 @@ inline HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
         lda = strip_rows;
       }
       float* c = cacc + r0 * ldacc;
-      for (size_t p = 0; p < lay.dv_pad; p += nr) {
-        TileAnyRows<ARead::kColumns>(d, !store, strip_rows, vecs, a, lda, bp + p * kb, nr, kb,
-                                     c + p, ldacc);
+      for (size_t p = 0; p < g.d; p += nr) {
+        const size_t w = PanelWidthAt(d, g.d, nr, p);  // the last panel: maybe narrower
+        TileAnyRows<ARead::kColumns>(d, !store, strip_rows, w / hn::Lanes(d), a, lda,
+                                     bp + p * kb, w, kb, c + p, ldacc);
       }
       r0 += strip_rows;
     }
@@ -176,17 +177,19 @@ constexpr size_t kInPlaceBMaxRows = 4 * kTileRows;
 
 inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
-  const size_t nr = PanelCols(d, g.d), vecs = nr / hn::Lanes(d);
+  const size_t nr = PanelCols(d, g.d);
   const ABLayout lay = MakeABLayout(nr, g.r, g.d);
   float* HWY_RESTRICT at = g.workspace + lay.at;
   float* HWY_RESTRICT ct = g.workspace + lay.ct;
-  // Panel p of B: b_panel + p * panel_stride, rows ldb_panel apart.
+  // Panel p of B: b_panel + p * panel_stride, rows ldb (in place) or the
+  // panel's width (packed: PanelWidthAt) apart.
   const float* b_panel = g.workspace + lay.bp;
-  size_t panel_stride = g.r, ldb_panel = nr;
+  size_t panel_stride = g.r;
+  bool in_place = false;
   if (g.packed_b != nullptr) {
     b_panel = g.packed_b;
   } else if (g.d % nr == 0 && (g.r * g.d <= kInPlaceBFloats || g.n <= kInPlaceBMaxRows)) {
-    b_panel = g.b, panel_stride = 1, ldb_panel = g.ldb;
+    b_panel = g.b, panel_stride = 1, in_place = true;
   } else {
     PackPanels(d, g.b, static_cast<int64_t>(g.ldb), 1, g.r, g.d, g.workspace + lay.bp, nr);
   }
@@ -210,22 +213,24 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
       a = at;
       lda = g.r;
     }
-    for (size_t p = 0; p < lay.dv_pad; p += nr) {
+    for (size_t p = 0; p < g.d; p += nr) {
       const float* panel = b_panel + p * panel_stride;
+      const size_t w = PanelWidthAt(d, g.d, nr, p), vecs = w / hn::Lanes(d);
+      const size_t ldb_panel = in_place ? g.ldb : w;
       float* c = g.c + i0 * g.ldc + p;
       const size_t cols = std::min(nr, g.d - p);
-      if (rows == strip_rows && cols == nr) {
+      if (rows == strip_rows && cols == w) {
         TileAnyRows<ARead::kRows>(d, g.accumulate, strip_rows, vecs, a, lda, panel, ldb_panel,
                                   g.r, c, g.ldc);
         continue;
       }
       // Edge tile through the buffer: only existing C entries are touched.
-      std::fill(ct, ct + kTileRows * nr, 0.0f);
+      std::fill(ct, ct + kTileRows * w, 0.0f);
       if (g.accumulate) {
-        for (size_t t = 0; t < rows; ++t) std::copy(c + t * g.ldc, c + t * g.ldc + cols, ct + t * nr);
+        for (size_t t = 0; t < rows; ++t) std::copy(c + t * g.ldc, c + t * g.ldc + cols, ct + t * w);
       }
-      TileAnyRows<ARead::kRows>(d, true, strip_rows, vecs, a, lda, panel, ldb_panel, g.r, ct, nr);
-      for (size_t t = 0; t < rows; ++t) std::copy(ct + t * nr, ct + t * nr + cols, c + t * g.ldc);
+      TileAnyRows<ARead::kRows>(d, true, strip_rows, vecs, a, lda, panel, ldb_panel, g.r, ct, w);
+      for (size_t t = 0; t < rows; ++t) std::copy(ct + t * w, ct + t * w + cols, c + t * g.ldc);
     }
     if (g.row_scale != nullptr) ScaleRows(d, g.row_scale + i0, rows, g.d, g.c + i0 * g.ldc, g.ldc);
     i0 += strip_rows;
