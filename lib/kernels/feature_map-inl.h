@@ -430,8 +430,14 @@ HWY_INLINE void CausalPartialKeys(D d, const FeatureMapSpec& map, size_t rows, s
     // P strip (6 rows; rows past `rows` read stale features and are never
     // used): the panels of the first `need` keys.
     float* ps = ws + sc.p + s0 * ldp;
+    // Panel q is packed w = PanelWidthAt(cp) wide; only the vectors that
+    // cover the strip's `need` keys are computed (on AVX-512 a 64-key panel
+    // would otherwise cost the whole panel for a 36-key chunk).
     for (size_t q = 0; q < need; q += nr) {
-      TileKernel<false, ARead::kRows>(d, phi + s0 * F, F, gt + q * F, nr, F, ps + q, ldp);
+      const size_t w = PanelWidthAt(d, cp, nr, q);
+      const size_t vecs = PanelWidthAt(d, need, nr, q) / hn::Lanes(d);
+      TileKernelVecs<false, ARead::kRows>(d, vecs, phi + s0 * F, F, gt + q * F, w, F, ps + q,
+                                          ldp);
     }
     for (size_t r = 0; r < srows; ++r) {
       const size_t sr = seen(s0 + r);

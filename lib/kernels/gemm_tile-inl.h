@@ -230,9 +230,11 @@ HWY_INLINE void TileKernelVecs(D d, size_t vecs, const float* HWY_RESTRICT a, si
 }
 
 // Packs rows [0, n) of a row-major matrix X (n x k, row stride ldx, column
-// stride cs) transposed into panels of nr columns: panel p holds
-// out[p * k * nr + kk * nr + j] = X[p * nr + j][kk]; columns j >= n of the
-// last panel are zero. This is the B operand of X^T products (Q K^T).
+// stride cs) transposed into panels of nr = TileCols(d) columns, the last
+// one w = PanelWidthAt(d, n, nr, p * nr) wide: panel p holds
+// out[p * k * nr + kk * w + j] = X[p * nr + j][kk]; columns j >= n of the
+// last panel are zero. This is the B operand of X^T products (Q K^T); a
+// product may read fewer than w columns of a panel (a causal triangle).
 // Written row by row of the panel (kk outer): consecutive stores, and the
 // zero columns are one contiguous fill per row. Column by column, every
 // store went to another cache line (nr floats apart): with a 36-key causal
@@ -247,12 +249,13 @@ HWY_INLINE void PackTransposedPanels(D d, const float* HWY_RESTRICT x,
   for (size_t p = 0; p < panels; ++p) {
     float* HWY_RESTRICT panel = out + p * k * nr;
     const size_t j_end = n - p * nr < nr ? n - p * nr : nr;
+    const size_t w = PanelWidthAt(d, n, nr, p * nr);
     const float* HWY_RESTRICT x0 = x + static_cast<int64_t>(p * nr) * ldx;
     for (size_t kk = 0; kk < k; ++kk) {
-      float* HWY_RESTRICT dst = panel + kk * nr;
+      float* HWY_RESTRICT dst = panel + kk * w;
       const float* HWY_RESTRICT src = x0 + static_cast<int64_t>(kk) * cs;
       for (size_t j = 0; j < j_end; ++j) dst[j] = src[static_cast<int64_t>(j) * ldx];
-      for (size_t j = j_end; j < nr; ++j) dst[j] = 0.0f;
+      for (size_t j = j_end; j < w; ++j) dst[j] = 0.0f;
     }
   }
 }
