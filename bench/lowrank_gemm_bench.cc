@@ -131,7 +131,7 @@ void RegisterAll() {
     }
   }
   // Narrow heads (d = 16, 32): narrower panels than the 64 columns of an
-  // AVX-512 one (GemmPanelCols).
+  // AVX-512 one (PanelCols, gemm_tile-inl.h).
   for (bool at : {true, false}) {
     for (size_t d : {16, 32}) Register(at, 4096, 64, d);
   }
