@@ -44,17 +44,26 @@ inline double PeakOf(lowrank_isa_t isa) {
   return it == Peaks().end() ? 0.0 : it->second;
 }
 
+// The lowrank target matching the ISA oneDNN's JIT uses (AUTO where none
+// does): the flash baseline runs its softmax at it, so that capping oneDNN
+// with DNNL_MAX_CPU_ISA=AVX2 on an AVX-512 machine gives a baseline that is
+// AVX2 throughout, as on an AVX2 machine.
+inline lowrank_isa_t OnednnIsa() {
+  const std::string isa = lowrank::onednn::EffectiveIsa();
+  lowrank_isa_t t = LOWRANK_ISA_AUTO;
+  if (isa.rfind("avx512", 0) == 0) {
+    t = LOWRANK_ISA_AVX3;
+  } else if (isa.rfind("avx2", 0) == 0) {
+    t = LOWRANK_ISA_AVX2;
+  } else if (isa == "sse41") {
+    t = LOWRANK_ISA_SSE4;
+  }
+  return Peaks().count(t) != 0 ? t : LOWRANK_ISA_AUTO;
+}
+
 // Peak of the target matching the ISA oneDNN's JIT uses (for baselines).
 inline double OnednnPeak() {
-  const std::string isa = lowrank::onednn::EffectiveIsa();
-  double p = 0.0;
-  if (isa.rfind("avx512", 0) == 0) {
-    p = PeakOf(LOWRANK_ISA_AVX3);
-  } else if (isa.rfind("avx2", 0) == 0) {
-    p = PeakOf(LOWRANK_ISA_AVX2);
-  } else if (isa == "sse41") {
-    p = PeakOf(LOWRANK_ISA_SSE4);
-  }
+  double p = PeakOf(OnednnIsa());
   if (p > 0.0) return p;
   for (const auto& [t, peak] : Peaks()) p = std::max(p, peak);
   return p;

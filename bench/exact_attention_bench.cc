@@ -4,7 +4,10 @@
 //                O = S V (oneDNN matmul); needs n x n floats per head;
 //   flash_sgemm/ the flash algorithm with PyTorch's CPU blocking (query
 //                blocks of 256, key blocks of 512, online softmax) on
-//                dnnl_sgemm tiles, exp from lowrank's fast exp2 row kernel.
+//                single-threaded dnnl_sgemm tiles (the parallelism is the
+//                OpenMP loop over blocks, as in the other rows), exp from
+//                lowrank's fast exp2 row kernel at the target matching
+//                oneDNN's ISA.
 // Every result reports GFLOP/s by the nominal count 2 n^2 (d_qk + d_v) per
 // head and its fraction of the measured FMA peak of the target it ran on
 // (per-core peak times the thread count). Baselines run at oneDNN's own ISA
@@ -186,8 +189,8 @@ void FlashBlock(const float* q, const float* k, const float* v, float* out, int6
   for (int64_t j0 = 0; j0 < n; j0 += kFlashBk) {
     const int64_t kb = std::min(kFlashBk, n - j0);
     // S = alpha Q_blk K_blk^T (base-2 logits).
-    lowrank::onednn::Sgemm('N', 'T', rows, kb, kDim, alpha, q + i0 * kDim, kDim,
-                           k + j0 * kDim, kDim, 0.0f, s.data(), kFlashBk);
+    lowrank::onednn::SgemmSerial('N', 'T', rows, kb, kDim, alpha, q + i0 * kDim, kDim,
+                                 k + j0 * kDim, kDim, 0.0f, s.data(), kFlashBk);
     for (int64_t r = 0; r < rows; ++r) {
       float* srow = s.data() + r * kFlashBk;
       float bmax = 0.0f;
@@ -204,8 +207,8 @@ void FlashBlock(const float* q, const float* k, const float* v, float* out, int6
     // would cost a pass over P; scale the small result instead.
     std::vector<float>& pv = tmp;  // tmp[0..rows) holds a_blk, the rest P V
     float* pvout = pv.data() + kFlashBq;
-    lowrank::onednn::Sgemm('N', 'N', rows, kDim, kb, 1.0f, s.data(), kFlashBk,
-                           v + j0 * kDim, kDim, 0.0f, pvout, kDim);
+    lowrank::onednn::SgemmSerial('N', 'N', rows, kDim, kb, 1.0f, s.data(), kFlashBk,
+                                 v + j0 * kDim, kDim, 0.0f, pvout, kDim);
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < kDim; ++c) o[r * kDim + c] += pv[r] * pvout[r * kDim + c];
     }
@@ -221,11 +224,16 @@ void BM_FlashSgemm(benchmark::State& state, int64_t n, int64_t heads, int thread
   std::vector<float> out(in.q.size());
   const int64_t q_blocks = (n + kFlashBq - 1) / kFlashBq;
   const int64_t chunks = heads * q_blocks;
+  // The softmax runs at the target matching oneDNN's ISA (see OnednnIsa).
+  const lowrank_isa_t softmax_isa = OnednnIsa();
+  if (softmax_isa != LOWRANK_ISA_AUTO) (void)lowrank::Isa::Force(softmax_isa);
   LoopTimer timer;
   for (auto _ : state) {
     timer.Start();
-    // Parallel over (head, query block); dnnl_sgemm inside an OpenMP
-    // parallel region runs single-threaded, so nothing oversubscribes.
+    // Parallel over (head, query block); each sgemm runs on its calling
+    // thread (SgemmSerial). Plain dnnl_sgemm is not enough: a team of one
+    // thread is not "in parallel" for OpenMP, so at threads = 1 it spread
+    // each tile over every core (5% faster than one core on 2 cores).
 #pragma omp parallel num_threads(threads)
     {
       std::vector<float> s(static_cast<size_t>(kFlashBq * kFlashBk)),
@@ -245,6 +253,7 @@ void BM_FlashSgemm(benchmark::State& state, int64_t n, int64_t heads, int thread
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
+  (void)lowrank::Isa::Force(LOWRANK_ISA_AUTO);
   Report(state, timer, 4.0 * static_cast<double>(heads) * n * n * kDim, OnednnPeak(), threads);
 }
 
