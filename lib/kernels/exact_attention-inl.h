@@ -374,8 +374,22 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
     const size_t kv_per_strip =
         rows_contiguous && full_strips > 0 ? (next_kb + full_strips - 1) / full_strips : 0;
     size_t pf_key = 0;
+    // This block's V is packed a few rows per strip, between the Q K^T
+    // tiles: the loads and stores of the packing then overlap the tiles'
+    // FMAs (packed in one go after the softmax it took 1.8% of the time;
+    // its rows were prefetched during the previous block).
+    const float* vb = v + static_cast<int64_t>(j0) * a.v_strides.seq;
+    const size_t nr_v = PanelCols(d, a.d_v);
+    const size_t v_per_strip = full_strips > 0 ? (kb + full_strips - 1) / full_strips : 0;
+    size_t v_packed = 0;
     for (size_t s = 0; s < full_strips; ++s) {
       const float* arows = a_base + s * kTileRows * lda;
+      if (!v_in_place && v_packed < kb) {
+        const size_t v_end = std::min(kb, v_packed + v_per_strip);
+        PackPanelRows(d, vb, a.v_strides.seq, a.v_strides.dim, kb, v_packed, v_end, a.d_v, vp,
+                      nr_v);
+        v_packed = v_end;
+      }
       for (size_t t = 0; t < kv_per_strip && pf_key < next_kb; ++t, ++pf_key) {
         const float* kr = k + static_cast<int64_t>(next_j0 + pf_key) * a.k_strides.seq;
         const float* vr = v + static_cast<int64_t>(next_j0 + pf_key) * a.v_strides.seq;
@@ -401,6 +415,10 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
       }
     }
 
+    if (!v_in_place && v_packed < kb) {
+      PackPanelRows(d, vb, a.v_strides.seq, a.v_strides.dim, kb, v_packed, kb, a.d_v, vp, nr_v);
+    }
+
     // 2. Softmax step.
     if (masked) {
       MaskedBlockMax(d, st, width, kb, qcols, shift, bm);
@@ -413,14 +431,12 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
     }
 
     // 3. O_acc += P V: A = P^T read column-wise, B = V rows.
-    const float* vb = v + static_cast<int64_t>(j0) * a.v_strides.seq;
+    // V panels are nr_v columns (packed above): narrower than the query
+    // panels for small d_v (d_v = 16 on AVX-512: one vector, not a 64-column
+    // panel of which 48 columns are padding; 1.9x faster there), and the
+    // last panel only as wide as its columns (PanelWidthAt: d_v = 80 on
+    // AVX-512 is 64 + 16).
     size_t ldb = static_cast<size_t>(a.v_strides.seq);
-    // Panels of nr_v columns: narrower than the query panels for small d_v
-    // (d_v = 16 on AVX-512: one vector, not a 64-column panel of which 48
-    // columns are padding; 1.9x faster there), and the last panel only as
-    // wide as its columns (PanelWidthAt: d_v = 80 on AVX-512 is 64 + 16).
-    const size_t nr_v = PanelCols(d, a.d_v);
-    if (!v_in_place) PackPanels(d, vb, a.v_strides.seq, a.v_strides.dim, kb, a.d_v, vp, nr_v);
     // In the last block, the query rows of the next chunk of this head are
     // prefetched, a few per strip of the first panel: with few keys (a
     // Linformer's k projected keys) a chunk is short, and its query block,

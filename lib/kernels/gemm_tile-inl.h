@@ -260,23 +260,25 @@ HWY_INLINE void PackTransposedPanels(D d, const float* HWY_RESTRICT x,
   }
 }
 
-// Packs a row-major matrix X (k x n, row stride ldx, column stride cs) into
-// panels of nr columns, the last one w = PanelWidthAt(d, n, nr, p * nr)
-// wide: out[p * k * nr + kk * w + j] = X[kk][p * nr + j], zero beyond column
-// n. This is the B operand of plain products (P V). nr is a multiple of the
-// vector length, TileCols(d) unless narrower tiles are used (PanelCols).
+// Packs rows [k0, k1) of a row-major matrix X (k x n, row stride ldx,
+// column stride cs) into panels of nr columns, the last one
+// w = PanelWidthAt(d, n, nr, p * nr) wide: out[p * k * nr + kk * w + j] =
+// X[kk][p * nr + j], zero beyond column n. This is the B operand of plain
+// products (P V). nr is a multiple of the vector length, TileCols(d) unless
+// narrower tiles are used (PanelCols). A range lets a caller spread the
+// packing over other work (exact attention packs V between its Q K^T
+// strips); PackPanels below packs all k rows.
 template <class D>
-HWY_INLINE void PackPanels(D d, const float* HWY_RESTRICT x, int64_t ldx,
-                           int64_t cs, size_t k, size_t n,
-                           float* HWY_RESTRICT out, size_t nr = 0) {
+HWY_INLINE void PackPanelRows(D d, const float* HWY_RESTRICT x, int64_t ldx, int64_t cs,
+                              size_t k, size_t k0, size_t k1, size_t n,
+                              float* HWY_RESTRICT out, size_t nr) {
   const size_t N = hn::Lanes(d);
-  if (nr == 0) nr = TileCols(d);
   const size_t panels = (n + nr - 1) / nr;
   if (cs == 1 && n % nr == 0) {
     // Whole panels: read X row by row (one sequential stream; panel by
     // panel, the reads were 4 strided streams and the packing 1.5 times
     // slower from L2), writing each row's nr-column pieces to their panels.
-    for (size_t kk = 0; kk < k; ++kk) {
+    for (size_t kk = k0; kk < k1; ++kk) {
       const float* HWY_RESTRICT row = x + static_cast<int64_t>(kk) * ldx;
       float* HWY_RESTRICT dst = out + kk * nr;
       for (size_t p = 0; p < panels; ++p) {
@@ -292,7 +294,7 @@ HWY_INLINE void PackPanels(D d, const float* HWY_RESTRICT x, int64_t ldx,
     const size_t c0 = p * nr;
     const size_t cols = n - c0 < nr ? n - c0 : nr;
     const size_t w = PanelWidthAt(d, n, nr, c0);
-    for (size_t kk = 0; kk < k; ++kk) {
+    for (size_t kk = k0; kk < k1; ++kk) {
       const float* HWY_RESTRICT row = x + static_cast<int64_t>(kk) * ldx;
       float* HWY_RESTRICT dst = panel + kk * w;
       size_t j = 0;
@@ -307,6 +309,14 @@ HWY_INLINE void PackPanels(D d, const float* HWY_RESTRICT x, int64_t ldx,
       for (; j < w; ++j) dst[j] = 0.0f;
     }
   }
+}
+
+// All k rows of X (see PackPanelRows); nr = 0 means TileCols(d).
+template <class D>
+HWY_INLINE void PackPanels(D d, const float* HWY_RESTRICT x, int64_t ldx,
+                           int64_t cs, size_t k, size_t n,
+                           float* HWY_RESTRICT out, size_t nr = 0) {
+  PackPanelRows(d, x, ldx, cs, k, 0, k, n, out, nr == 0 ? TileCols(d) : nr);
 }
 
 }  // namespace HWY_NAMESPACE
