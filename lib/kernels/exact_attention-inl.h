@@ -375,9 +375,11 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
         rows_contiguous && full_strips > 0 ? (next_kb + full_strips - 1) / full_strips : 0;
     size_t pf_key = 0;
     // This block's V is packed a few rows per strip, between the Q K^T
-    // tiles: the loads and stores of the packing then overlap the tiles'
-    // FMAs (packed in one go after the softmax it took 1.8% of the time;
-    // its rows were prefetched during the previous block).
+    // tiles, so that the packing's loads and stores can overlap the tiles'
+    // FMAs (its rows were prefetched during the previous block). Packed in
+    // one go after the softmax, it took 1.8% of the time. Measured on AVX2:
+    // exact attention at n = 4096 within noise, Linformer (k = 64 and 256
+    // keys, one or two blocks a chunk) 3-6% faster at n = 16384.
     const float* vb = v + static_cast<int64_t>(j0) * a.v_strides.seq;
     const size_t nr_v = PanelCols(d, a.d_v);
     const size_t v_per_strip = full_strips > 0 ? (kb + full_strips - 1) / full_strips : 0;
