@@ -30,10 +30,12 @@ struct Aligned {
 // transpose_a: C = A^T B (A n x r, B n x d); else C = A B (A n x r, B r x d).
 // selected: the entry points the methods use (gemm_select.h) instead of the
 // Highway kernels; packed: A B with B packed beforehand (GemmArgs::packed_b).
+// scale_rows: A B with the row-scaling epilogue (GemmArgs::row_scale).
 void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
-           bool selected = false, bool packed = false) {
+           bool selected = false, bool packed = false, bool scale_rows = false) {
   SCOPED_TRACE(::testing::Message() << (transpose_a ? "AtB" : "AB") << " n " << n << " r " << r
-                                    << " d " << d << (accumulate ? " acc" : ""));
+                                    << " d " << d << (accumulate ? " acc" : "")
+                                    << (packed ? " packed" : "") << (scale_rows ? " scaled" : ""));
   std::mt19937 rng(static_cast<unsigned>(n * 131 + r * 17 + d));
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   const size_t lda = r + 3, ldb = d + 5, ldc = d + 1;  // padding
@@ -47,6 +49,8 @@ void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
   for (float& x : b) x = dist(rng);
   for (float& x : c) x = dist(rng);
   const std::vector<float> c0 = c;
+  std::vector<float> scale(n);
+  for (float& x : scale) x = dist(rng);
 
   const size_t ws_floats = transpose_a ? lowrank::GemmAtBWorkspaceFloats(r, d)
                                        : lowrank::GemmABWorkspaceFloats(r, d);
@@ -59,6 +63,7 @@ void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
     g.packed_b = pb.p;
     g.b = nullptr;  // must not be read
   }
+  if (scale_rows) g.row_scale = scale.data();
   if (selected) {
     transpose_a ? lowrank::GemmAtBSelected(g) : lowrank::GemmABSelected(g);
   } else {
@@ -67,7 +72,7 @@ void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
 
   // Each entry is a K-term float dot product (K = n for A^T B, r for A B):
   // |error| <= (K + 1) u sum_k |a_k b_k| (+ one more rounding with
-  // accumulate), u = 2^-24.
+  // accumulate or the row scaling), u = 2^-24.
   const double u = std::ldexp(1.0, -24);
   const size_t K = transpose_a ? n : r;
   double worst_ratio = 0.0;
@@ -80,6 +85,7 @@ void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
         want += x * y;
         mag += std::fabs(x * y);
       }
+      if (scale_rows) want *= scale[i], mag *= std::fabs(scale[i]);
       const double tol = (static_cast<double>(K) + 2) * u * mag + 1e-30;
       const double err = std::fabs(c[i * ldc + col] - want);
       worst_ratio = std::max(worst_ratio, std::isnan(err) ? INFINITY : err / tol);
@@ -137,6 +143,26 @@ TEST_P(LowRankGemmTest, ABPrepackedB) {
   for (size_t n : {1, 6, 7, 100}) {
     for (size_t r : {1, 7, 64}) {
       for (size_t d : {1, 12, 16, 17, 64, 80}) Check(false, n, r, d, n % 2 == 1, false, true);
+    }
+  }
+}
+
+// A packed B of more than 32 KiB is reduced in chunks of rows (128 at d = 64)
+// over blocks of 384 rows of A (kABChunkFloats in lowrank_gemm-inl.h): n
+// over several blocks with a ragged last one and a 4-row tail strip (775 =
+// 2 x 384 + 7), r splitting evenly (256) or not (200 at d = 64: 128 + 72;
+// d = 80: chunks of 102 rows on AVX2, 64 on AVX-512), accumulating, with B
+// packed beforehand, and with the row scaling applied once, after the last
+// chunk.
+TEST_P(LowRankGemmTest, ABChunkedReduction) {
+  for (size_t n : {size_t{100}, size_t{775}}) {
+    for (size_t r : {size_t{200}, size_t{256}}) {
+      for (size_t d : {size_t{64}, size_t{80}}) {
+        Check(false, n, r, d, false);
+        Check(false, n, r, d, true);
+        Check(false, n, r, d, false, false, true);
+        Check(false, n, r, d, false, false, false, true);
+      }
     }
   }
 }

@@ -15,7 +15,8 @@
 // (0.79x -> 0.97x). Reading B in place instead of packing it measured 3-6%
 // slower (a 64-byte panel row straddles two lines unless V is aligned).
 // GemmAB packs B (r x d) once, unless it is small or A short (then B is read
-// in place), and streams the rows of A in strips of 6 or 4 (ARead::kRows).
+// in place), and streams the rows of A in strips of 6 or 4 (ARead::kRows);
+// a packed B over 32 KiB is taken in chunks of rows (kABChunkFloats).
 // Edge strips and panels go through small buffers so the tile kernel always
 // runs on full tiles and never reads or writes past an operand.
 #if defined(LOWRANK_LIB_KERNELS_LOWRANK_GEMM_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -189,6 +190,22 @@ HWY_INLINE void ScaleRows(D d, const float* HWY_RESTRICT scale, size_t rows, siz
 constexpr size_t kInPlaceBFloats = 4096;
 constexpr size_t kInPlaceBMaxRows = 4 * kTileRows;
 
+// A packed B larger than kABChunkFloats (32 KiB: r = 256, d = 64) does not
+// stay in L1 while the strips stream past it: every 6-row strip then reads
+// all of it from L2, 64 KiB per 200 kflop, about 40 bytes a cycle at the FMA
+// rate. So the reduction over r is split into chunks of kABChunkFloats /
+// d_pad rows of B (128 at d = 64, 64 at d = 128); the strips go over one
+// chunk after the other, the later chunks accumulating into C. Not for
+// outputs wider than 128 columns (Nystrom's m x m products): a chunk of 32
+// KiB would be shorter than kABMinChunk rows, and shorter tiles spend more
+// on loading and storing C than they save. To keep C and A in L2
+// between the chunks instead of going back to DRAM at large n, the rows are
+// taken in blocks of kABRowBlock (a 384-row block at r = 256 is 384 KiB of A
+// and 96 KiB of C), all chunks of one block before the next.
+constexpr size_t kABChunkFloats = 8192;
+constexpr size_t kABMinChunk = 64;
+constexpr size_t kABRowBlock = 64 * kTileRows;
+
 inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
   const size_t nr = PanelCols(d, g.d);
@@ -207,47 +224,73 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
   } else {
     PackPanels(d, g.b, static_cast<int64_t>(g.ldb), 1, g.r, g.d, g.workspace + lay.bp, nr);
   }
+  // Rows of B per chunk (see kABChunkFloats); all of them in one chunk when
+  // B is read in place (small) or fits.
+  size_t kr = g.r;
+  if (!in_place && g.r * lay.dv_pad > kABChunkFloats &&
+      kABChunkFloats / lay.dv_pad >= kABMinChunk) {
+    kr = kABChunkFloats / lay.dv_pad;
+  }
   const StripPlan plan = PlanStrips(g.n);
-  for (size_t i0 = 0; i0 < g.n;) {
-    const size_t strip_rows = i0 < plan.rows6 ? kTileRows : 4;
-    const size_t rows = std::min(strip_rows, g.n - i0);
-    const float* a = g.a + i0 * g.lda;
-    // Prefetch the next strip of A: with large n it comes from DRAM, six
-    // streams the hardware prefetchers pick up late.
-    for (size_t t = 0; t < kTileRows && i0 + strip_rows + t < g.n; ++t) {
-      const float* next = a + (strip_rows + t) * g.lda;
-      PrefetchRow(next, g.r);
-    }
-    size_t lda = g.lda;
-    if (rows < strip_rows) {
-      // Tail strip: the last rows of A, zero rows below.
-      for (size_t t = 0; t < strip_rows; ++t) {
-        for (size_t k = 0; k < g.r; ++k) at[t * g.r + k] = t < rows ? a[t * g.lda + k] : 0.0f;
+  for (size_t ib0 = 0; ib0 < g.n;) {
+    // A block of whole 6-row strips, or the rest of the rows.
+    const size_t ib1 = kr < g.r && ib0 + kABRowBlock <= plan.rows6 ? ib0 + kABRowBlock : g.n;
+    for (size_t k0 = 0; k0 < g.r; k0 += kr) {
+      const size_t kc = std::min(kr, g.r - k0);
+      const bool first = k0 == 0, last = k0 + kc == g.r;
+      const bool accumulate = g.accumulate || !first;
+      for (size_t i0 = ib0; i0 < ib1;) {
+        const size_t strip_rows = i0 < plan.rows6 ? kTileRows : 4;
+        const size_t rows = std::min(strip_rows, g.n - i0);
+        // Prefetch the strip that comes next (with large n its rows come
+        // from DRAM, six streams the hardware prefetchers pick up late):
+        // the next one of this block and chunk, else this block's first
+        // strip in the next chunk, else the next block's first.
+        size_t pf_row = i0 + strip_rows, pf_k0 = k0;
+        if (pf_row >= ib1 && !last) pf_row = ib0, pf_k0 = k0 + kc;
+        if (pf_row >= ib1 && last) pf_k0 = 0;
+        const size_t pf_cols = std::min(kr, g.r - pf_k0);
+        for (size_t t = 0; t < kTileRows && pf_row + t < g.n; ++t) {
+          PrefetchRow(g.a + (pf_row + t) * g.lda + pf_k0, pf_cols);
+        }
+        const float* a = g.a + i0 * g.lda + k0;
+        size_t lda = g.lda;
+        if (rows < strip_rows) {
+          // Tail strip: the chunk's columns of the last rows of A, zero rows
+          // below.
+          for (size_t t = 0; t < strip_rows; ++t) {
+            for (size_t k = 0; k < kc; ++k) at[t * kc + k] = t < rows ? a[t * g.lda + k] : 0.0f;
+          }
+          a = at;
+          lda = kc;
+        }
+        for (size_t p = 0; p < g.d; p += nr) {
+          const size_t w = PanelWidthAt(d, g.d, nr, p), vecs = w / hn::Lanes(d);
+          const size_t ldb_panel = in_place ? g.ldb : w;
+          const float* panel = b_panel + p * panel_stride + k0 * ldb_panel;
+          float* c = g.c + i0 * g.ldc + p;
+          const size_t cols = std::min(nr, g.d - p);
+          if (rows == strip_rows && cols == w) {
+            TileAnyRows<ARead::kRows>(d, accumulate, strip_rows, vecs, a, lda, panel, ldb_panel,
+                                      kc, c, g.ldc);
+            continue;
+          }
+          // Edge tile through the buffer: only existing C entries are touched.
+          std::fill(ct, ct + kTileRows * w, 0.0f);
+          if (accumulate) {
+            for (size_t t = 0; t < rows; ++t) std::copy(c + t * g.ldc, c + t * g.ldc + cols, ct + t * w);
+          }
+          TileAnyRows<ARead::kRows>(d, true, strip_rows, vecs, a, lda, panel, ldb_panel, kc, ct,
+                                    w);
+          for (size_t t = 0; t < rows; ++t) std::copy(ct + t * w, ct + t * w + cols, c + t * g.ldc);
+        }
+        if (last && g.row_scale != nullptr) {
+          ScaleRows(d, g.row_scale + i0, rows, g.d, g.c + i0 * g.ldc, g.ldc);
+        }
+        i0 += strip_rows;
       }
-      a = at;
-      lda = g.r;
     }
-    for (size_t p = 0; p < g.d; p += nr) {
-      const float* panel = b_panel + p * panel_stride;
-      const size_t w = PanelWidthAt(d, g.d, nr, p), vecs = w / hn::Lanes(d);
-      const size_t ldb_panel = in_place ? g.ldb : w;
-      float* c = g.c + i0 * g.ldc + p;
-      const size_t cols = std::min(nr, g.d - p);
-      if (rows == strip_rows && cols == w) {
-        TileAnyRows<ARead::kRows>(d, g.accumulate, strip_rows, vecs, a, lda, panel, ldb_panel,
-                                  g.r, c, g.ldc);
-        continue;
-      }
-      // Edge tile through the buffer: only existing C entries are touched.
-      std::fill(ct, ct + kTileRows * w, 0.0f);
-      if (g.accumulate) {
-        for (size_t t = 0; t < rows; ++t) std::copy(c + t * g.ldc, c + t * g.ldc + cols, ct + t * w);
-      }
-      TileAnyRows<ARead::kRows>(d, true, strip_rows, vecs, a, lda, panel, ldb_panel, g.r, ct, w);
-      for (size_t t = 0; t < rows; ++t) std::copy(ct + t * w, ct + t * w + cols, c + t * g.ldc);
-    }
-    if (g.row_scale != nullptr) ScaleRows(d, g.row_scale + i0, rows, g.d, g.c + i0 * g.ldc, g.ldc);
-    i0 += strip_rows;
+    ib0 = ib1;
   }
 }
 
