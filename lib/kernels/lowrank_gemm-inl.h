@@ -192,10 +192,13 @@ constexpr size_t kInPlaceBMaxRows = 4 * kTileRows;
 
 // A packed B larger than kABChunkFloats (32 KiB: r = 256, d = 64) does not
 // stay in L1 while the strips stream past it: every 6-row strip then reads
-// all of it from L2, 64 KiB per 200 kflop, about 40 bytes a cycle at the FMA
-// rate. So the reduction over r is split into chunks of kABChunkFloats /
-// d_pad rows of B (128 at d = 64, 64 at d = 128); the strips go over one
-// chunk after the other, the later chunks accumulating into C. Not for
+// all of it from L2 (64 KiB per 197 kflop, about 11 bytes a cycle at the
+// AVX2 FMA rate), and r = 256 ran below r = 64 and 128. So the reduction
+// over r is split into chunks of kABChunkFloats / d_pad rows of B (128 at
+// d = 64, 64 at d = 128); the strips go over one chunk after the other, the
+// later chunks accumulating into C. Measured on AVX2, 1 thread, r = 256,
+// d = 64: 1.5-4% faster at n = 1024 to 16384 (4 alternations), 5% at
+// n = 65536; m x m products at m = 128 (two chunks) unchanged. Not for
 // outputs wider than 128 columns (Nystrom's m x m products): a chunk of 32
 // KiB would be shorter than kABMinChunk rows, and shorter tiles spend more
 // on loading and storing C than they save. To keep C and A in L2
