@@ -281,7 +281,9 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
           // Edge tile through the buffer: only existing C entries are touched.
           std::fill(ct, ct + kTileRows * w, 0.0f);
           if (accumulate) {
-            for (size_t t = 0; t < rows; ++t) std::copy(c + t * g.ldc, c + t * g.ldc + cols, ct + t * w);
+            for (size_t t = 0; t < rows; ++t) {
+              std::copy(c + t * g.ldc, c + t * g.ldc + cols, ct + t * w);
+            }
           }
           TileAnyRows<ARead::kRows>(d, true, strip_rows, vecs, a, lda, panel, ldb_panel, kc, ct,
                                     w);
