@@ -31,11 +31,14 @@ struct Aligned {
 // selected: the entry points the methods use (gemm_select.h) instead of the
 // Highway kernels; packed: A B with B packed beforehand (GemmArgs::packed_b).
 // scale_rows: A B with the row-scaling epilogue (GemmArgs::row_scale).
+// row_dot: A B with the row-normalization epilogue (GemmArgs::row_dot).
 void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
-           bool selected = false, bool packed = false, bool scale_rows = false) {
+           bool selected = false, bool packed = false, bool scale_rows = false,
+           bool row_dot = false) {
   SCOPED_TRACE(::testing::Message() << (transpose_a ? "AtB" : "AB") << " n " << n << " r " << r
                                     << " d " << d << (accumulate ? " acc" : "")
-                                    << (packed ? " packed" : "") << (scale_rows ? " scaled" : ""));
+                                    << (packed ? " packed" : "") << (scale_rows ? " scaled" : "")
+                                    << (row_dot ? " row_dot" : ""));
   std::mt19937 rng(static_cast<unsigned>(n * 131 + r * 17 + d));
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   const size_t lda = r + 3, ldb = d + 5, ldc = d + 1;  // padding
@@ -51,6 +54,9 @@ void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
   const std::vector<float> c0 = c;
   std::vector<float> scale(n);
   for (float& x : scale) x = dist(rng);
+  // z for row_dot (its guard is tested through the methods: FactorsTest).
+  std::vector<float> z(std::max<size_t>(1, r));
+  for (float& x : z) x = dist(rng);
 
   const size_t ws_floats = transpose_a ? lowrank::GemmAtBWorkspaceFloats(r, d)
                                        : lowrank::GemmABWorkspaceFloats(r, d);
@@ -64,6 +70,7 @@ void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
     g.b = nullptr;  // must not be read
   }
   if (scale_rows) g.row_scale = scale.data();
+  if (row_dot) g.row_dot = z.data();
   if (selected) {
     transpose_a ? lowrank::GemmAtBSelected(g) : lowrank::GemmABSelected(g);
   } else {
@@ -73,10 +80,26 @@ void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
   // Each entry is a K-term float dot product (K = n for A^T B, r for A B):
   // |error| <= (K + 1) u sum_k |a_k b_k| (+ one more rounding with
   // accumulate or the row scaling), u = 2^-24.
+  // With row_dot the product P is divided by den = A_i . z, itself an r-term
+  // dot product with |error| <= (r + 1) u sum_k |a_k z_k| =: e_den; to first
+  // order |P/den - P'/den'| <= |P - P'| / |den| + |P / den| (e_den / |den| +
+  // 2u) (the reciprocal and the product rounded once each); the bound below
+  // doubles that for the second-order terms and uses the exact guarded den.
   const double u = std::ldexp(1.0, -24);
   const size_t K = transpose_a ? n : r;
   double worst_ratio = 0.0;
   for (size_t i = 0; i < c_rows; ++i) {
+    double den = 1.0, den_err = 0.0;
+    if (row_dot) {
+      double dmag = 0.0;
+      den = 0.0;
+      for (size_t k = 0; k < r; ++k) {
+        den += static_cast<double>(a[i * lda + k]) * z[k];
+        dmag += std::fabs(static_cast<double>(a[i * lda + k]) * z[k]);
+      }
+      if (std::fabs(den) <= lowrank::kDenominatorStab) den += 2.0 * lowrank::kDenominatorStab;
+      den_err = (static_cast<double>(r) + 1) * u * dmag;
+    }
     for (size_t col = 0; col < d; ++col) {
       double want = accumulate ? c0[i * ldc + col] : 0.0, mag = std::fabs(want);
       for (size_t k = 0; k < K; ++k) {
@@ -86,7 +109,11 @@ void Check(bool transpose_a, size_t n, size_t r, size_t d, bool accumulate,
         mag += std::fabs(x * y);
       }
       if (scale_rows) want *= scale[i], mag *= std::fabs(scale[i]);
-      const double tol = (static_cast<double>(K) + 2) * u * mag + 1e-30;
+      double tol = (static_cast<double>(K) + 2) * u * mag + 1e-30;
+      if (row_dot) {
+        want /= den;
+        tol = 2.0 * (tol / std::fabs(den) + std::fabs(want) * (den_err / std::fabs(den) + 2 * u));
+      }
       const double err = std::fabs(c[i * ldc + col] - want);
       worst_ratio = std::max(worst_ratio, std::isnan(err) ? INFINITY : err / tol);
     }
@@ -147,6 +174,17 @@ TEST_P(LowRankGemmTest, ABPrepackedB) {
   }
 }
 
+// The row-normalization epilogue (GemmArgs::row_dot): every split of the
+// rows into 6- and 4-row strips (the epilogue runs per strip, the tail strip
+// from a padded copy of A), B read in place (small) or packed, edge panels.
+TEST_P(LowRankGemmTest, ABRowDot) {
+  for (size_t n : {1, 4, 5, 6, 7, 13, 100}) {
+    for (size_t r : {1, 7, 64, 129}) {
+      for (size_t d : {1, 16, 17, 64, 80}) Check(false, n, r, d, false, false, false, false, true);
+    }
+  }
+}
+
 // A packed B of more than 32 KiB is reduced in chunks of rows (128 at d = 64)
 // over blocks of 384 rows of A (kABChunkFloats in lowrank_gemm-inl.h): n
 // over several blocks with a ragged last one and a 4-row tail strip (775 =
@@ -166,6 +204,7 @@ TEST_P(LowRankGemmTest, ABChunkedReduction) {
         Check(false, n, r, d, true);
         Check(false, n, r, d, false, false, true);
         Check(false, n, r, d, false, false, false, true);
+        Check(false, n, r, d, false, false, false, false, true);
       }
     }
   }
@@ -209,6 +248,10 @@ TEST(GemmSelectTest, EveryBackendMatchesReference) {
           if (n == 0 && !at) continue;  // AB needs rows
           Check(at, n, 32, d, d == 16, /*selected=*/true);
           if (at && n > 0) Check(at, n, 3, d, d == 32, /*selected=*/true);
+          if (!at) {  // the row epilogues after oneDNN too
+            Check(at, n, 32, d, false, true, false, /*scale_rows=*/true);
+            Check(at, n, 32, d, false, true, false, false, /*row_dot=*/true);
+          }
         }
       }
     }

@@ -27,10 +27,6 @@ namespace lowrank {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Denominator guard of the feature-map literature: R + 2 stab where
-// |R| <= stab, stab = 1e-6 (keeps rows with no mass finite and 0).
-constexpr float kDenominatorStab = 1e-6f;
-
 // Causal factors for one (batch, query head): O_i = U_i S_i / (U_i z_i) with
 // S_i = sum_{j < lim_i} W_j^T V_j, z_i = sum_{j < lim_i} W_j, lim_i = min(valid,
 // i + 1 + Nkv - Nq). Rows go in chunks of kCausalChunk: the keys every row of
@@ -65,9 +61,8 @@ HWY_INLINE void CausalFactorsHead(D d, const FactorsArgs& a, size_t b, size_t h,
                  static_cast<size_t>(a.v_strides.seq), s, dv, true, gemm_ws};
       GemmAtBSelectedImpl(g);
       if (a.normalize) {
-        for (size_t j = done; j < js; ++j) {
-          Axpy(d, 1.0f, w + static_cast<int64_t>(j) * a.k_strides.seq, z, r);
-        }
+        AddColumnSums(d, w + static_cast<int64_t>(done) * a.k_strides.seq, a.k_strides.seq,
+                      js - done, r, z);
       }
       done = js;
     }
@@ -87,9 +82,7 @@ HWY_INLINE void CausalFactorsHead(D d, const FactorsArgs& a, size_t b, size_t h,
         Axpy(d, wu, v + static_cast<int64_t>(j) * a.v_strides.seq, orow, dv);
       }
       if (a.normalize) {
-        float dd = den[t];
-        if (std::fabs(dd) <= kDenominatorStab) dd += 2.0f * kDenominatorStab;
-        Scale(d, 1.0f / dd, orow, dv);
+        Scale(d, GuardedInverse(den[t]), orow, dv);
       }
     }
   }
@@ -151,9 +144,7 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
       gc.b = v + static_cast<int64_t>(j0) * a.v_strides.seq;
       gc.accumulate = j0 > 0;
       GemmAtBSelectedImpl(gc);
-      for (size_t j = j0; j < j0 + rows; ++j) {
-        Axpy(d, 1.0f, w + static_cast<int64_t>(j) * a.k_strides.seq, z, r);
-      }
+      AddColumnSums(d, gc.a, a.k_strides.seq, rows, r, z);
     }
   });
   // The partials of each head summed in segment order.
@@ -182,15 +173,8 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
     float* out = head.out + static_cast<int64_t>(i0) * a.out_strides.seq;
     GemmArgs g{rows, r, dv, u, static_cast<size_t>(a.q_strides.seq), s, dv, out,
                static_cast<size_t>(a.out_strides.seq), false, per_thread + slot * gemm_floats};
+    if (a.normalize) g.row_dot = z;  // O_i = U_i S / guard(U_i z), per strip
     GemmABSelectedImpl(g);
-    if (a.normalize) {
-      for (size_t i = 0; i < rows; ++i) {
-        float den = Dot(d, u + static_cast<int64_t>(i) * a.q_strides.seq, z, r);
-        if (std::fabs(den) <= kDenominatorStab) den += 2.0f * kDenominatorStab;
-        float* orow = out + static_cast<int64_t>(i) * a.out_strides.seq;
-        Scale(d, 1.0f / den, orow, dv);
-      }
-    }
   });
 }
 

@@ -46,7 +46,6 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kFeatureGuard = 1e-6f;  // the denominator guard's stab
 
 // Per-thread scratch of the feature-map kernels, in floats from an aligned
 // base: U (block x m), G (block x F), the partial keys' features G^T and
@@ -235,17 +234,6 @@ HWY_INLINE void QueryFeatures(D d, const FeatureMapSpec& map, size_t hk, const f
   }
 }
 
-// z += the column sums of g (rows x F, ld F), optionally each row scaled.
-template <class D>
-HWY_INLINE void AddRows(D d, const float* g, size_t rows, size_t F, float* z) {
-  for (size_t i = 0; i < rows; ++i) Axpy(d, 1.0f, g + i * F, z, F);
-}
-
-// 1 / guard(den): the denominator guard R + 2e-6 where |R| <= 1e-6.
-inline float GuardedInverse(float den) {
-  if (std::fabs(den) <= kFeatureGuard) den += 2.0f * kFeatureGuard;
-  return 1.0f / den;
-}
 
 // Output rows: out_i = num_i / guard(den_i), num already in out.
 template <class D>
@@ -292,12 +280,12 @@ HWY_INLINE void BidirectionalPartial(D d, const FeatureMapArgs& a, size_t b, siz
     for (size_t i = 0; i < rows; ++i) {
       MapRow(d, map, k + static_cast<int64_t>(i) * a.k_strides.seq, ws + sc.u + i * map.m,
              ws[sc.h + i], c, 0.0f, 1.0f, g + i * F);
-      Axpy(d, 1.0f, v + static_cast<int64_t>(i) * a.v_strides.seq, vsum, dv);
     }
+    AddColumnSums(d, v, a.v_strides.seq, rows, dv, vsum);
     GemmArgs r{rows, F, dv, g, F, v, static_cast<size_t>(a.v_strides.seq), s, dv, true,
                ws + sc.gemm};
     GemmAtBSelectedImpl(r);
-    AddRows(d, g, rows, F, z);
+    AddColumnSums(d, g, static_cast<int64_t>(F), rows, F, z);
   }
   vsum[dv] = c;
 }
@@ -340,7 +328,7 @@ HWY_INLINE void MergeBidirectional(D d, const FeatureMapSpec& map, size_t dv, si
 
 // Output rows [i0, i0 + rows) of query head h from the state s: phi(Q) S
 // straight into the output rows, each divided by guard(phi(q) . z) in the
-// GEMM's row-scaling epilogue (per 6-row strip, while it is in L1).
+// GEMM's row-normalization epilogue (row_dot = z, per 6-row strip).
 template <class D>
 HWY_INLINE void BidirectionalOutput(D d, const FeatureMapArgs& a, size_t b, size_t h, size_t i0,
                                     const float* s, float* ws, const FeatureScratch& sc) {
@@ -351,11 +339,9 @@ HWY_INLINE void BidirectionalOutput(D d, const FeatureMapArgs& a, size_t b, size
                 a.q_strides.seq, rows, ws, sc);
   float* out = hd.out + static_cast<int64_t>(i0) * a.out_strides.seq;
   const float* phi = ws + sc.g;
-  float* inv = ws + sc.den;
-  for (size_t i = 0; i < rows; ++i) inv[i] = GuardedInverse(Dot(d, phi + i * F, s + F * dv, F));
   GemmArgs g{rows, F, dv, phi, F, s, dv, out, static_cast<size_t>(a.out_strides.seq), false,
              ws + sc.gemm};
-  g.row_scale = inv;
+  g.row_dot = s + F * dv;  // z
   GemmABSelectedImpl(g);
 }
 
@@ -401,7 +387,7 @@ HWY_INLINE void FoldIntoState(D d, const FeatureMapArgs& a, size_t b, size_t hk,
   GemmArgs r{rows, F, dv, g, F, hd.v + static_cast<int64_t>(j0) * a.v_strides.seq,
              static_cast<size_t>(a.v_strides.seq), s, dv, true, ws + sc.gemm};
   GemmAtBSelectedImpl(r);
-  AddRows(d, g, rows, F, s + F * dv);
+  AddColumnSums(d, g, static_cast<int64_t>(F), rows, F, s + F * dv);
 }
 
 // The quadratic step of a causal chunk: rows query rows (features phi, ld

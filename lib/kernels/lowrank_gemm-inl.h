@@ -175,11 +175,17 @@ inline HWY_NOINLINE void GemmAtBImpl(const GemmArgs& g) {
   }
 }
 
-// C_i *= scale[i] for rows i < rows of C (cols floats each, row stride ldc).
+// GemmAB's row epilogues (GemmArgs::row_scale, row_dot) on rows
+// [i0, i0 + rows) of C.
 template <class D>
-HWY_INLINE void ScaleRows(D d, const float* HWY_RESTRICT scale, size_t rows, size_t cols,
-                          float* HWY_RESTRICT c, size_t ldc) {
-  for (size_t t = 0; t < rows; ++t) Scale(d, scale[t], c + t * ldc, cols);
+HWY_INLINE void RowEpilogue(D d, const GemmArgs& g, size_t i0, size_t rows) {
+  for (size_t i = i0; i < i0 + rows; ++i) {
+    float* HWY_RESTRICT crow = g.c + i * g.ldc;
+    if (g.row_scale != nullptr) Scale(d, g.row_scale[i], crow, g.d);
+    if (g.row_dot != nullptr) {
+      Scale(d, GuardedInverse(Dot(d, g.a + i * g.lda, g.row_dot, g.r)), crow, g.d);
+    }
+  }
 }
 
 // B is read in place instead of packed when it is small (r x d floats up to
@@ -289,8 +295,8 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
                                     w);
           for (size_t t = 0; t < rows; ++t) std::copy(ct + t * w, ct + t * w + cols, c + t * g.ldc);
         }
-        if (last && g.row_scale != nullptr) {
-          ScaleRows(d, g.row_scale + i0, rows, g.d, g.c + i0 * g.ldc, g.ldc);
+        if (last && (g.row_scale != nullptr || g.row_dot != nullptr)) {
+          RowEpilogue(d, g, i0, rows);
         }
         i0 += strip_rows;
       }
@@ -317,9 +323,7 @@ inline void GemmABSelectedImpl(const GemmArgs& g) {
     return;
   }
   if (PreferOnednn(GemmOp::kAB, g.n, g.r, g.d) && OnednnGemm(GemmOp::kAB, g)) {
-    if (g.row_scale != nullptr) {
-      ScaleRows(hn::ScalableTag<float>(), g.row_scale, g.n, g.d, g.c, g.ldc);
-    }
+    RowEpilogue(hn::ScalableTag<float>(), g, 0, g.n);
     return;
   }
   GemmABImpl(g);
