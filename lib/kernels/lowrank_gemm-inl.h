@@ -256,8 +256,13 @@ inline HWY_NOINLINE void GemmABImpl(const GemmArgs& g) {
         // the next one of this block and chunk, else this block's first
         // strip in the next chunk, else the next block's first.
         size_t pf_row = i0 + strip_rows, pf_k0 = k0;
-        if (pf_row >= ib1 && !last) pf_row = ib0, pf_k0 = k0 + kc;
-        if (pf_row >= ib1 && last) pf_k0 = 0;
+        if (pf_row >= ib1) {  // past this block's last strip
+          if (last) {
+            pf_k0 = 0;  // the next block (pf_row = ib1), first chunk
+          } else {
+            pf_row = ib0, pf_k0 = k0 + kc;  // this block, next chunk
+          }
+        }
         const size_t pf_cols = std::min(kr, g.r - pf_k0);
         for (size_t t = 0; t < kTileRows && pf_row + t < g.n; ++t) {
           PrefetchRow(g.a + (pf_row + t) * g.lda + pf_k0, pf_cols);
