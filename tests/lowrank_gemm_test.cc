@@ -190,9 +190,10 @@ TEST_P(LowRankGemmTest, ABRowDot) {
 // over several blocks with a ragged last one and a 4-row tail strip (775 =
 // 2 x 384 + 7), r splitting evenly (256) or not (200 at d = 64: 128 + 72;
 // d = 80: chunks of 102 rows on AVX2, 64 on AVX-512), accumulating, with B
-// packed beforehand, and with the row scaling applied once, after the last
-// chunk. Under qemu (160 s a target at the full sizes) only n = 391 =
-// 384 + 7 (two blocks, the second ragged, a 4-row tail strip) and r = 200.
+// packed beforehand, and with the row scaling or the row normalization
+// applied once, after the last chunk. Under qemu (160 s a target at the
+// full sizes) only n = 391 = 384 + 7 (two blocks, the second ragged, a 4-row
+// tail strip) and r = 200.
 TEST_P(LowRankGemmTest, ABChunkedReduction) {
   using Sizes = std::vector<size_t>;
   const Sizes ns = Emulated() ? Sizes{391} : Sizes{100, 775};

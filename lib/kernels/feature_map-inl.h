@@ -234,7 +234,6 @@ HWY_INLINE void QueryFeatures(D d, const FeatureMapSpec& map, size_t hk, const f
   }
 }
 
-
 // Output rows: out_i = num_i / guard(den_i), num already in out.
 template <class D>
 HWY_INLINE void DivideRows(D d, const float* den, size_t rows, size_t dv, float* out,

@@ -33,7 +33,8 @@ struct GemmArgs {
   const float* packed_b = nullptr;
   // GemmAB only, with accumulate false: the row-scaling epilogue C_i *=
   // row_scale[i] (n floats), applied to each 6-row strip right after its
-  // product while it is still in L1.
+  // product while it is still in L1. (No method uses it at present: their
+  // normalizations take row_dot.)
   const float* row_scale = nullptr;
   // GemmAB only, with accumulate false: the row-normalization epilogue
   // C_i *= GuardedInverse(A_i . row_dot) (row_dot: r floats), per 6-row
