@@ -106,7 +106,13 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
   // batch * kv_heads * segments partial (S, z); partial 0 of a head ends up
   // holding its sum.
   float* shared = a.workspace;
-  float* per_thread = shared + a.batch * a.kv_heads * split.segments * part;
+  // Then S of each (batch, kv head) packed once for the U S products
+  // (PackGemmB), unless oneDNN takes them: each 256-row block packed S again
+  // (32-64 KiB at r = 128-256, d = 64; 2-3% of the block's product).
+  const bool prepack = !PreferOnednn(GemmOp::kAB, kFactorsRowBlock, r, dv);
+  const size_t packed_floats = FactorsPackedFloats(r, dv);
+  float* packed = shared + a.batch * a.kv_heads * split.segments * part;
+  float* per_thread = packed + a.batch * a.kv_heads * packed_floats;
   const size_t gemm_floats = std::max(GemmAtBWorkspaceFloats(r, dv), GemmABWorkspaceFloats(r, dv));
   const hn::ScalableTag<float> d;
 
@@ -147,13 +153,14 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
       AddColumnSums(d, gc.a, a.k_strides.seq, rows, r, z);
     }
   });
-  // The partials of each head summed in segment order.
-  if (split.segments > 1) {
+  // The partials of each head summed in segment order; S packed.
+  if (split.segments > 1 || prepack) {
     ParallelFor(a.batch * a.kv_heads, a.num_threads, [&](size_t bh, size_t /*slot*/) {
       float* s0 = shared + bh * split.segments * part;
       const size_t used = split.Used(a.ValidKeys(bh / a.kv_heads));
       AddPartials(d, s0 + part, part, used - 1, s0, r * dv);
       AddPartials(d, s0 + part + s_floats, part, used - 1, s0 + s_floats, r);
+      if (prepack) PackGemmB(s0, dv, r, dv, packed + bh * packed_floats);
     });
   }
 
@@ -174,6 +181,7 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
     GemmArgs g{rows, r, dv, u, static_cast<size_t>(a.q_strides.seq), s, dv, out,
                static_cast<size_t>(a.out_strides.seq), false, per_thread + slot * gemm_floats};
     if (a.normalize) g.row_dot = z;  // O_i = U_i S / guard(U_i z), per strip
+    if (prepack) g.packed_b = packed + (b * a.kv_heads + hk) * packed_floats, g.b = nullptr;
     GemmABSelectedImpl(g);
   });
 }

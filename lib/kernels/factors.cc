@@ -22,11 +22,16 @@ size_t CausalFactorsWorkspacePerThread(size_t rank, size_t d_v) {
   return GemmAlignFloats(rank * d_v) + GemmAlignFloats(rank) + GemmAlignFloats(16) + gemm;
 }
 
+size_t FactorsPackedFloats(size_t rank, size_t d_v) {
+  return GemmAlignFloats(PackedBFloats(rank, d_v));
+}
+
 size_t FactorsWorkspaceFloats(size_t batch, size_t kv_heads, size_t kv_len, size_t rank,
                               size_t d_v, size_t num_threads, bool causal) {
   if (causal) return SatMul(num_threads, CausalFactorsWorkspacePerThread(rank, d_v));
   const size_t per_head =
-      SeqSplit(kv_len).segments * (GemmAlignFloats(rank * d_v) + GemmAlignFloats(rank));
+      SatAdd(SatMul(SeqSplit(kv_len).segments, GemmAlignFloats(rank * d_v) + GemmAlignFloats(rank)),
+             FactorsPackedFloats(rank, d_v));
   const size_t gemm = std::max(GemmAtBWorkspaceFloats(rank, d_v), GemmABWorkspaceFloats(rank, d_v));
   return SatAdd(SatMul(SatMul(batch, kv_heads), per_head), SatMul(num_threads, gemm));
 }

@@ -26,12 +26,14 @@ struct FactorsArgs : AttentionIo {
 // Query rows per work chunk of the U (W^T V) phase.
 constexpr size_t kFactorsRowBlock = 256;
 
-// Non-causal: (S, z) per (batch, kv head, segment of SeqSplit(kv_len)) plus
-// a GEMM workspace per thread. Causal: one running state and a GEMM workspace
-// per thread.
+// Non-causal: (S, z) per (batch, kv head, segment of SeqSplit(kv_len)), a
+// packed S per (batch, kv head), and a GEMM workspace per thread. Causal: one
+// running state and a GEMM workspace per thread.
 size_t FactorsWorkspaceFloats(size_t batch, size_t kv_heads, size_t kv_len, size_t rank,
                               size_t d_v, size_t num_threads, bool causal);
 size_t CausalFactorsWorkspacePerThread(size_t rank, size_t d_v);
+// Non-causal: one packed S (PackGemmB) per (batch, kv head).
+size_t FactorsPackedFloats(size_t rank, size_t d_v);
 
 void Factors(const FactorsArgs& args);
 
