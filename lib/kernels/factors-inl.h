@@ -107,8 +107,9 @@ HWY_NOINLINE void FactorsImpl(const FactorsArgs& a) {
   // holding its sum.
   float* shared = a.workspace;
   // Then S of each (batch, kv head) packed once for the U S products
-  // (PackGemmB), unless oneDNN takes them: each 256-row block packed S again
-  // (32-64 KiB at r = 128-256, d = 64; 2-3% of the block's product).
+  // (PackGemmB), unless oneDNN takes them. Packed again by each 256-row
+  // block, it cost 4-7% of the factors' time at r = 128, d = 64, n = 4096
+  // and 16384 (AVX2; r = 256 showed no difference).
   const bool prepack = !PreferOnednn(GemmOp::kAB, kFactorsRowBlock, r, dv);
   const size_t packed_floats = FactorsPackedFloats(r, dv);
   float* packed = shared + a.batch * a.kv_heads * split.segments * part;
