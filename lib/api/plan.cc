@@ -15,6 +15,7 @@
 #include "kernels/factors.h"
 #include "kernels/linformer.h"
 #include "kernels/lowrank_gemm.h"
+#include "runtime/cache_info.h"
 #include "runtime/sizes.h"
 #include "runtime/thread_pool.h"
 
@@ -74,6 +75,30 @@ lowrank_status_t RequireUnitDimStride(const lowrank_plan& p, const char* method,
 
 size_t ChooseExactBlockQ(size_t batch_heads, size_t q_len, size_t threads) {
   return ChooseBlockQ(batch_heads, q_len, threads, Lcm(kTileRows, ExactAttentionPanelWidth()));
+}
+
+// kExactBlockK = 192 keys was measured on cores with a 2 MiB L2 (AVX2 and
+// AVX-512), which hold a chunk's working set: its workspace (Q^T, S^T, O_acc,
+// the V block, a K buffer: 603 KiB at block_q = 384, d = 64) plus the K block read in
+// place. On a 512 KiB L2 (Zen 3) that set spills to L3, and 96 keys (S^T
+// 150 KiB, 405 KiB in all) measured 2-3% faster on AVX2, 1 thread: n = 1024,
+// 4096 and 16384 at d = 64, n = 4096 at d = 128 (runs of the two plans
+// alternated in one process); 48, 72 and 120 keys were no better than 96.
+// Linformer (k = 128, 256 keys) unchanged. Decoding keeps 192: its row path
+// has no S^T, and 96 keys made it 5-20% slower.
+// The key blocks fix the order of the online softmax's floating-point
+// operations, so they must not depend on the thread count (outputs are
+// bitwise the same for any thread count): the working set is sized for the
+// one-thread query block, the largest, whatever block the plan then uses.
+// Machines with different L2 sizes may differ in the last bits, as
+// different targets do.
+size_t ChooseExactBlockK(size_t l2_bytes, size_t batch_heads, size_t q_len, size_t d_qk,
+                         size_t d_v) {
+  if (l2_bytes == 0 || q_len <= kExactRowPathMaxRows) return kExactBlockK;
+  const size_t block_q = ChooseExactBlockQ(batch_heads, q_len, 1);
+  const size_t bytes =
+      SatMul(ExactAttentionWorkspaceFloats(block_q, kExactBlockK, d_qk, d_v), sizeof(float));
+  return bytes <= l2_bytes ? kExactBlockK : kExactBlockK / 2;
 }
 
 lowrank_status_t CreatePlan(const lowrank_options_t* options,
@@ -323,8 +348,9 @@ lowrank_status_t CreatePlan(const lowrank_options_t* options,
     // Exact attention, or Linformer's attention over proj_dim projected keys
     // after its projections.
     const size_t keys = linformer ? p.proj_dim : static_cast<size_t>(k->seq);
-    p.block_k = kExactBlockK;
     p.block_q = ChooseExactBlockQ(batch_heads, q_len, requested);
+    p.block_k = ChooseExactBlockK(L2CacheBytes(), batch_heads, q_len,
+                                  static_cast<size_t>(q->dim), static_cast<size_t>(v->dim));
     size_t chunks = batch_heads * ((q_len + p.block_q - 1) / p.block_q);
     if (linformer) {
       // The projections' work chunks: (batch, kv head, K or V, segment).

@@ -63,9 +63,10 @@ namespace lowrank {
 
 struct AttentionIo;
 
-// Exact kernel blocking, shared by the methods that run it: keys per step,
-// and the query block for batch_heads heads of q_len rows on `threads`
-// threads (plan.cc).
+// Exact kernel blocking, shared by the methods that run it: keys per step
+// (kExactBlockK unless the chunk's working set overflows L2, see
+// ChooseExactBlockK), and the query block for batch_heads heads of q_len
+// rows on `threads` threads (plan.cc).
 constexpr size_t kExactBlockK = 192;
 
 // LOWRANK_UNSUPPORTED (message naming names[i] and the method) unless the
@@ -73,6 +74,12 @@ constexpr size_t kExactBlockK = 192;
 lowrank_status_t RequireUnitDimStride(const lowrank_plan& p, const char* method,
                                       const char* const names[4]);
 size_t ChooseExactBlockQ(size_t batch_heads, size_t q_len, size_t threads);
+// Keys per online-softmax step for batch_heads heads of q_len query rows, on
+// a core with l2_bytes of L2 (0: unknown): kExactBlockK, or half of it where
+// a one-thread chunk's workspace at kExactBlockK is larger than the L2.
+// Independent of the thread count (the outputs' bitwise determinism).
+size_t ChooseExactBlockK(size_t l2_bytes, size_t batch_heads, size_t q_len, size_t d_qk,
+                         size_t d_v);
 
 // Nystrom (plan_nystrom.cc): checks the Nystrom options and fills the plan's
 // Nystrom fields, threads, workspace size and flops; p.q/k/v/out, scale and

@@ -26,7 +26,9 @@
 // block_q = 384 rows reuses each packed V block for 384 queries (packing V
 // per block was 3.3% of the time at 192 rows, 1.8% at 384). L2 holds S^T
 // (192 x 400 floats, 300 KiB), the query panels and O_acc (96 KiB each at
-// d = 64) and the V block (48 KiB): about 540 KiB.
+// d = 64) and the V block (48 KiB): about 540 KiB. Where that overflows
+// the core's L2 (512 KiB on Zen 3), the plan halves block_k instead
+// (ChooseExactBlockK in lib/api/plan.cc).
 #if defined(LOWRANK_LIB_KERNELS_EXACT_ATTENTION_INL_H_) == \
     defined(HWY_TARGET_TOGGLE)
 #ifdef LOWRANK_LIB_KERNELS_EXACT_ATTENTION_INL_H_
@@ -141,7 +143,7 @@ inline size_t StatIndex(const ExactAttentionArgs& a, size_t b, size_t h, size_t 
 // keys at a time, one horizontal sum each), the online softmax over blocks of
 // block_k keys, and O += sum_j p_j v_j accumulated in a vector row. Decoding
 // reads every key and value once, so it is memory-bound either way.
-constexpr size_t kRowPathMaxRows = 3;
+// Chunks of up to kExactRowPathMaxRows rows (exact_attention.h) take it.
 
 template <class D>
 HWY_INLINE void RowChunk(D d, const ExactAttentionArgs& a, const ExactLayout& lay,
@@ -258,7 +260,7 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
   const float* v = head.v;
   float* out = head.out;
 
-  if (rows <= kRowPathMaxRows) {
+  if (rows <= kExactRowPathMaxRows) {
     RowChunk(d, a, lay, ws, q, k, v, out, b, h, i0, rows);
     return;
   }

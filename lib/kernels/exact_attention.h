@@ -31,6 +31,10 @@ struct ExactAttentionArgs : AttentionIo {
   float* row_sum = nullptr;
 };
 
+// Chunks of at most this many query rows (decoding) are computed row by
+// row, without the tiles and the S^T buffer (exact_attention-inl.h).
+constexpr size_t kExactRowPathMaxRows = 3;
+
 // Alignment of the workspace and of each region in it: the widest vector
 // of any target (SVE allows up to 2048 bits).
 constexpr size_t kWorkspaceAlign = 256;
