@@ -341,6 +341,7 @@ TEST(Cli, InfoAndDemoRun) {
   r = RunCli("info --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("\"supported\": ["), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"l2_cache_bytes\": "), std::string::npos) << r.output;
   r = RunCli("help");
   EXPECT_EQ(r.exit_code, 0);
 }

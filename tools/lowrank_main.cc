@@ -18,6 +18,7 @@
 #include "lowrank/lowrank.hpp"
 #include "onednn/onednn.h"
 #include "perf/fma_peak.h"
+#include "runtime/cache_info.h"
 
 namespace {
 
@@ -28,7 +29,7 @@ const char kUsage[] =
     "\n"
     "commands:\n"
     "  info [--json]            CPU, compiled and supported targets, the active\n"
-    "                           one, oneDNN version, threads\n"
+    "                           one, oneDNN version, threads, L2 size\n"
     "  demo [--threads T]       every method on a built-in workload (batch 1,\n"
     "                           8 heads, n 2048, d 64) on every supported target:\n"
     "                           time, GFLOP/s, fraction of the FMA peak, error\n"
@@ -115,13 +116,14 @@ int CmdInfo(int argc, char** argv) {
         "{\n  \"version\": \"%s\",\n  \"cpu\": \"%s\",\n  \"compiled\": %s,\n"
         "  \"supported\": %s,\n  \"active\": \"%s\",\n  \"lowrank_isa_env\": %s,\n"
         "  \"env_error\": %s,\n  \"onednn\": \"%s\",\n  \"onednn_isa\": \"%s\",\n"
-        "  \"hardware_threads\": %d\n}\n",
+        "  \"hardware_threads\": %d,\n  \"l2_cache_bytes\": %zu\n}\n",
         lowrank_version(), JsonEscape(CpuModel()).c_str(),
         JsonIsaArray(lowrank_isa_compiled()).c_str(),
         JsonIsaArray(lowrank_isa_supported()).c_str(), lowrank_isa_name(lowrank_isa_active()),
         env ? ("\"" + JsonEscape(env) + "\"").c_str() : "null",
         env_status.ok() ? "null" : ("\"" + JsonEscape(env_status.message()) + "\"").c_str(),
-        onednn.c_str(), lowrank::onednn::EffectiveIsa().c_str(), lowrank_hardware_threads());
+        onednn.c_str(), lowrank::onednn::EffectiveIsa().c_str(), lowrank_hardware_threads(),
+        lowrank::L2CacheBytes());
     return 0;
   }
   std::printf("lowrank %s\n", lowrank_version());
@@ -136,6 +138,13 @@ int CmdInfo(int argc, char** argv) {
                   ? (" (isa " + lowrank::onednn::EffectiveIsa() + ")").c_str()
                   : "");
   std::printf("hardware threads:  %d\n", lowrank_hardware_threads());
+  // The exact kernel sizes its key blocks from it (lib/api/plan.cc).
+  const size_t l2 = lowrank::L2CacheBytes();
+  if (l2 == 0) {
+    std::printf("L2 per core:       unknown\n");
+  } else {
+    std::printf("L2 per core:       %zu KiB\n", l2 / 1024);
+  }
   return 0;
 }
 
