@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "api/plan.h"
 #include "gtest/gtest.h"
 #include "kernels/exact_attention.h"
 #include "lowrank/lowrank.hpp"
@@ -370,6 +371,30 @@ TEST_P(ExactAttentionTest, RowStatisticsMergeKeyRanges) {
       }
     }
   }
+}
+
+// The key-block rule (lib/api/plan.cc) on explicit L2 sizes, so that it is
+// checked on every machine, not only on one whose L2 is small: 192 keys
+// unless the one-thread chunk's workspace at 192 keys is larger than the L2.
+// The workspace is recomputed here from its documented layout size for a
+// 384-query block (n = 4096 gives 384 on every target: a multiple of each
+// target's granule, lcm(6, panel width)). The rule takes no thread count:
+// key blocks fix the softmax's rounding, and outputs must be bitwise the
+// same for any thread count (BitwiseAcrossThreadCounts below).
+TEST(ExactBlocking, KeyBlockHalvesOnlyWhereTheChunkOverflowsL2) {
+  using lowrank::ChooseExactBlockK;
+  const size_t need = lowrank::ExactAttentionWorkspaceFloats(384, 192, 64, 64) * sizeof(float);
+  EXPECT_EQ(192u, ChooseExactBlockK(0, 1, 4096, 64, 64));  // L2 unknown: the default
+  EXPECT_EQ(192u, ChooseExactBlockK(need, 1, 4096, 64, 64));
+  EXPECT_EQ(96u, ChooseExactBlockK(need - 1, 1, 4096, 64, 64));
+  EXPECT_EQ(96u, ChooseExactBlockK(512 * 1024, 8, 4096, 64, 64));      // Zen 3
+  EXPECT_EQ(192u, ChooseExactBlockK(2048 * 1024, 8, 4096, 64, 64));    // 2 MiB L2
+  EXPECT_EQ(96u, ChooseExactBlockK(1024 * 1024, 1, 4096, 128, 256));   // 1195 KiB > 1 MiB
+  // Decoding (at most 3 query rows: the row path, no S^T) keeps 192 even
+  // where its small workspace would not fit; 4 rows take the tiles.
+  EXPECT_EQ(192u, ChooseExactBlockK(1024, 8, 3, 64, 64));
+  EXPECT_EQ(96u, ChooseExactBlockK(1024, 8, 4, 64, 64));
+  EXPECT_EQ(192u, ChooseExactBlockK(512 * 1024, 1, 60, 64, 64));       // a short block fits
 }
 
 TEST(ExactAttentionDeterminism, BitwiseAcrossThreadCounts) {
