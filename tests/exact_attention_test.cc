@@ -376,9 +376,9 @@ TEST_P(ExactAttentionTest, RowStatisticsMergeKeyRanges) {
 // The key-block rule (lib/api/plan.cc) on explicit L2 sizes, so that it is
 // checked on every machine, not only on one whose L2 is small: 192 keys
 // unless the one-thread chunk's workspace at 192 keys is larger than the L2.
-// The workspace is recomputed here from its documented layout size for a
-// 384-query block (n = 4096 gives 384 on every target: a multiple of each
-// target's granule, lcm(6, panel width)). The rule takes no thread count:
+// The boundary is that workspace for a 384-query block (n = 4096 gives 384
+// on every target: a multiple of each target's granule, lcm(6, panel
+// width)); the other cases sit far from it. The rule takes no thread count:
 // key blocks fix the softmax's rounding, and outputs must be bitwise the
 // same for any thread count (BitwiseAcrossThreadCounts below).
 TEST(ExactBlocking, KeyBlockHalvesOnlyWhereTheChunkOverflowsL2) {
