@@ -376,14 +376,18 @@ TEST_P(ExactAttentionTest, RowStatisticsMergeKeyRanges) {
 // The key-block rule (lib/api/plan.cc) on explicit L2 sizes, so that it is
 // checked on every machine, not only on one whose L2 is small: 192 keys
 // unless the one-thread chunk's workspace at 192 keys is larger than the L2.
-// The boundary is that workspace for a 384-query block (n = 4096 gives 384
-// on every target: a multiple of each target's granule, lcm(6, panel
-// width)); the other cases sit far from it. The rule takes no thread count:
+// The boundary is that workspace, laid out for the active target, for a
+// 384-query block (n = 4096 gives 384 on every target: a multiple of each
+// target's granule, lcm(6, panel width)). The rule takes no thread count:
 // key blocks fix the softmax's rounding, and outputs must be bitwise the
 // same for any thread count (BitwiseAcrossThreadCounts below).
 TEST(ExactBlocking, KeyBlockHalvesOnlyWhereTheChunkOverflowsL2) {
   using lowrank::ChooseExactBlockK;
-  const size_t need = lowrank::ExactAttentionWorkspaceFloats(384, 192, 64, 64) * sizeof(float);
+  const size_t need = lowrank::ExactAttentionChunkBytes(384, 192, 64, 64);
+  // 603 KiB on every target whose panels are at most 64 wide (x86, NEON,
+  // SVE up to 512 bits): the cases below sit far from that boundary.
+  ASSERT_GT(need, 512u * 1024);
+  ASSERT_LT(need, 1024u * 1024);
   EXPECT_EQ(192u, ChooseExactBlockK(0, 1, 4096, 64, 64));  // L2 unknown: the default
   EXPECT_EQ(192u, ChooseExactBlockK(need, 1, 4096, 64, 64));
   EXPECT_EQ(96u, ChooseExactBlockK(need - 1, 1, 4096, 64, 64));

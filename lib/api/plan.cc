@@ -78,9 +78,9 @@ size_t ChooseExactBlockQ(size_t batch_heads, size_t q_len, size_t threads) {
 }
 
 // kExactBlockK = 192 keys was measured on cores with a 2 MiB L2 (AVX2 and
-// AVX-512), which hold a chunk's working set: its workspace (Q^T, S^T,
-// O_acc, the V block, a K buffer: 603 KiB at block_q = 384, d = 64) plus the
-// K block read in place. On a 512 KiB L2 (Zen 3) that set spills to L3, and
+// AVX-512), which hold a chunk's working set: its workspace laid out for the
+// active target (Q^T, S^T, O_acc, the V block, a K buffer: 603 KiB at
+// block_q = 384, d = 64 on every x86 target) plus the K block read in place. On a 512 KiB L2 (Zen 3) that set spills to L3, and
 // 96 keys (S^T 150 KiB, 405 KiB in all) measured 2-3% faster on AVX2, 1
 // thread: n = 1024, 4096 and 16384 at d = 64, n = 4096 at d = 128 (runs of
 // the two plans alternated in one process); 48, 72 and 120 keys were no
@@ -97,8 +97,7 @@ size_t ChooseExactBlockK(size_t l2_bytes, size_t batch_heads, size_t q_len, size
                          size_t d_v) {
   if (l2_bytes == 0 || q_len <= kExactRowPathMaxRows) return kExactBlockK;
   const size_t block_q = ChooseExactBlockQ(batch_heads, q_len, 1);
-  const size_t bytes =
-      SatMul(ExactAttentionWorkspaceFloats(block_q, kExactBlockK, d_qk, d_v), sizeof(float));
+  const size_t bytes = ExactAttentionChunkBytes(block_q, kExactBlockK, d_qk, d_v);
   return bytes <= l2_bytes ? kExactBlockK : kExactBlockK / 2;
 }
 

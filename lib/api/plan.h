@@ -76,7 +76,8 @@ lowrank_status_t RequireUnitDimStride(const lowrank_plan& p, const char* method,
 size_t ChooseExactBlockQ(size_t batch_heads, size_t q_len, size_t threads);
 // Keys per online-softmax step for batch_heads heads of q_len query rows, on
 // a core with l2_bytes of L2 (0: unknown): kExactBlockK, or half of it where
-// a one-thread chunk's workspace at kExactBlockK is larger than the L2.
+// a one-thread chunk's workspace at kExactBlockK, laid out for the active
+// target (ExactAttentionChunkBytes), is larger than the L2.
 // Independent of the thread count (the outputs' bitwise determinism).
 size_t ChooseExactBlockK(size_t l2_bytes, size_t batch_heads, size_t q_len, size_t d_qk,
                          size_t d_v);

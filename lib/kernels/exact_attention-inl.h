@@ -490,6 +490,11 @@ HWY_INLINE void ExactChunk(D d, const ExactAttentionArgs& a, const ExactLayout& 
 
 size_t PanelWidthImpl() { return TileCols(hn::ScalableTag<float>()); }
 
+size_t ChunkFloatsImpl(size_t block_q, size_t block_k, size_t d_qk, size_t d_v) {
+  const hn::ScalableTag<float> d;
+  return MakeExactLayout(TileCols(d), PanelCols(d, d_v), block_q, block_k, d_qk, d_v).total;
+}
+
 HWY_NOINLINE void ExactAttentionImpl(const ExactAttentionArgs& a) {
   const hn::ScalableTag<float> d;
   const ExactLayout lay = MakeExactLayout(TileCols(d), PanelCols(d, a.d_v),

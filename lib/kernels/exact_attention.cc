@@ -1,6 +1,8 @@
 // Dispatch for the exact attention kernel (exact_attention-inl.h).
 #include "kernels/exact_attention.h"
 
+#include "runtime/sizes.h"
+
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/exact_attention.cc"
 #include "hwy/foreach_target.h"  // must come before highway.h
@@ -11,8 +13,14 @@
 namespace lowrank {
 HWY_EXPORT(ExactAttentionImpl);
 HWY_EXPORT(PanelWidthImpl);
+HWY_EXPORT(ChunkFloatsImpl);
 
 size_t ExactAttentionPanelWidth() { return HWY_DYNAMIC_DISPATCH(PanelWidthImpl)(); }
+
+size_t ExactAttentionChunkBytes(size_t block_q, size_t block_k, size_t d_qk, size_t d_v) {
+  return SatMul(HWY_DYNAMIC_DISPATCH(ChunkFloatsImpl)(block_q, block_k, d_qk, d_v),
+                sizeof(float));
+}
 
 size_t ExactAttentionWorkspaceFloats(size_t block_q, size_t block_k,
                                      size_t d_qk, size_t d_v) {

@@ -101,6 +101,12 @@ void ExactAttention(const ExactAttentionArgs& args);
 // AVX-512): query blocks that are multiples of lcm(6, this) waste no work.
 size_t ExactAttentionPanelWidth();
 
+// Bytes of one chunk's workspace laid out for the active target's panels:
+// what a chunk keeps in cache besides the K block it reads in place (the
+// workspace itself is sized for the widest panel of any target, far larger
+// on SVE, where vectors may reach 2048 bits).
+size_t ExactAttentionChunkBytes(size_t block_q, size_t block_k, size_t d_qk, size_t d_v);
+
 }  // namespace lowrank
 
 #endif  // LOWRANK_LIB_KERNELS_EXACT_ATTENTION_H_
