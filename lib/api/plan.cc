@@ -80,13 +80,14 @@ size_t ChooseExactBlockQ(size_t batch_heads, size_t q_len, size_t threads) {
 // kExactBlockK = 192 keys was measured on cores with a 2 MiB L2 (AVX2 and
 // AVX-512), which hold a chunk's working set: its workspace laid out for the
 // active target (Q^T, S^T, O_acc, the V block, a K buffer: 603 KiB at
-// block_q = 384, d = 64 on every x86 target) plus the K block read in place. On a 512 KiB L2 (Zen 3) that set spills to L3, and
-// 96 keys (S^T 150 KiB, 405 KiB in all) measured 2-3% faster on AVX2, 1
-// thread: n = 1024, 4096 and 16384 at d = 64, n = 4096 at d = 128 (runs of
-// the two plans alternated in one process); 48, 72 and 120 keys were no
-// better than 96. Linformer (k = 128, 256 keys) unchanged. Decoding keeps
-// 192: its row path has no S^T, and 96 keys made it 5-20% slower. Nystrom's
-// landmark pass (plan_nystrom.cc) keeps 192 too (not measured there).
+// block_q = 384, d = 64 on every x86 target) plus the K block read in
+// place. On a 512 KiB L2 (Zen 3) that set spills to L3, and 96 keys (S^T
+// 150 KiB, 405 KiB in all) measured 2-3% faster on AVX2, 1 thread: n =
+// 1024, 4096 and 16384 at d = 64, n = 4096 at d = 128 (runs of the two plans
+// alternated in one process); 48, 72 and 120 keys were no better than 96.
+// Linformer (k = 128, 256 keys) unchanged. Decoding keeps 192: its row path
+// has no S^T, and 96 keys made it 5-20% slower. Nystrom's landmark pass
+// (plan_nystrom.cc) keeps 192 too (not measured there).
 // The key blocks fix the order of the online softmax's floating-point
 // operations, so they must not depend on the thread count (outputs are
 // bitwise the same for any thread count): the working set is sized for the
